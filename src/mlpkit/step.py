@@ -1,0 +1,63 @@
+"""One optimisation step on one batch. The loop picks a step once per run.
+
+``AutogradStep`` works for any module; ``mlpkit.fused.FusedMLPStep`` is the fast path for mlpkit's
+own MLPs. Both return the batch loss and the model outputs, detached and left on the device, so
+that the loop never waits for the device inside an epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+Batch = Any  # a tensor, a tuple of tensors or a dict of named tensors
+
+
+def call_model(model: nn.Module, inputs: Batch) -> Any:
+    """Call a model on a batch of inputs: a tensor, a tuple (positional) or a dict (keywords)."""
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    return model(inputs)
+
+
+class AutogradStep:
+    """forward, loss, backward, optional gradient clipping, optimizer update."""
+
+    name = "autograd"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[Any, Any], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.clip_grad_norm = clip_grad_norm
+
+    def train_batch(self, inputs: Batch, targets: Any) -> tuple[torch.Tensor, Any]:
+        self.optimizer.zero_grad(set_to_none=True)
+        outputs = call_model(self.model, inputs)
+        loss = self.loss_fn(outputs, targets)
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        self.optimizer.step()
+        return loss.detach(), _detach(outputs)
+
+
+def _detach(outputs: Any) -> Any:
+    if isinstance(outputs, torch.Tensor):
+        return outputs.detach()
+    if isinstance(outputs, dict):
+        return {k: _detach(v) for k, v in outputs.items()}
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(_detach(v) for v in outputs)
+    return outputs
