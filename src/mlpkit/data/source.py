@@ -16,7 +16,8 @@ class LoadedData:
 
     ``X`` is float32 ``(n, features)`` (images flattened); ``y`` is int64 class indices for
     classification or float32 ``(n,)`` / ``(n, targets)`` for regression. ``test`` holds the data
-    set's official test split ``(X, y)`` where it has one.
+    set's official test split ``(X, y)`` where it has one, and ``val_size`` its customary
+    validation size (Fashion-MNIST: 5,000 of the 60,000 training images).
     """
 
     name: str
@@ -27,6 +28,7 @@ class LoadedData:
     class_names: list[str] | None = None
     image_shape: tuple[int, ...] | None = None
     test: tuple[np.ndarray, np.ndarray] | None = None
+    val_size: int | None = None  # the data set's customary validation size, if it has one
     description: str = ""
 
     def __post_init__(self) -> None:
