@@ -1,0 +1,191 @@
+"""Metrics by name, computed exactly over a whole set.
+
+The loop keeps each batch's outputs on the device and computes every metric once per epoch on
+the concatenation, so RMSE is the root of the whole-set MSE and AUC is the whole-set AUC, and no
+step waits for the device. Outputs are logits (or log-probabilities); integer targets mean
+classification (one output unit: binary with a sigmoid), floating targets mean regression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .errors import ConfigError, DataError
+from .registry import Registry
+
+MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+METRICS: Registry[torch.Tensor] = Registry("metric")
+_TOP_K = re.compile(r"^top_?(\d+)_accuracy$")
+
+
+def _is_classification(targets: torch.Tensor) -> bool:
+    return not torch.is_floating_point(targets)
+
+
+def _probabilities(outputs: torch.Tensor) -> torch.Tensor:
+    """Class probabilities from logits: (n, classes), or (n,) for one sigmoid unit."""
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
+        return torch.sigmoid(outputs.reshape(-1))
+    return torch.softmax(outputs.float(), dim=-1)
+
+
+def predicted_classes(outputs: torch.Tensor) -> torch.Tensor:
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
+        return (outputs.reshape(-1) > 0).long()
+    return outputs.argmax(dim=-1)
+
+
+def _num_classes(outputs: torch.Tensor) -> int:
+    return 2 if outputs.ndim == 1 or outputs.shape[-1] == 1 else int(outputs.shape[-1])
+
+
+def _classification_metric(name: str, binary_fn: str, multiclass_fn: str, use_probs: bool):
+    def compute(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from torchmetrics.functional import classification as tmc
+
+        classes = _num_classes(outputs)
+        preds = _probabilities(outputs) if use_probs else predicted_classes(outputs)
+        if classes == 2:
+            if preds.ndim == 2:  # two logits: the positive class is the second
+                preds = preds[:, 1] if use_probs else preds
+            return getattr(tmc, binary_fn)(preds, targets)
+        return getattr(tmc, multiclass_fn)(preds, targets, num_classes=classes, average="macro")
+
+    METRICS.add(name, compute)
+
+
+_classification_metric("f1", "binary_f1_score", "multiclass_f1_score", use_probs=False)
+_classification_metric("precision", "binary_precision", "multiclass_precision", use_probs=False)
+_classification_metric("recall", "binary_recall", "multiclass_recall", use_probs=False)
+_classification_metric("roc_auc", "binary_auroc", "multiclass_auroc", use_probs=True)
+
+
+@METRICS.register("accuracy")
+def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (predicted_classes(outputs) == targets).float().mean()
+
+
+def _top_k_accuracy(k: int) -> MetricFn:
+    def compute(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        k_ = min(k, outputs.shape[-1])
+        top = outputs.topk(k_, dim=-1).indices
+        return (top == targets.unsqueeze(-1)).any(dim=-1).float().mean()
+
+    return compute
+
+
+def _regression_pair(outputs: torch.Tensor, targets: torch.Tensor):
+    return outputs.float().reshape(targets.shape), targets.float()
+
+
+@METRICS.register("mse")
+def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    preds, targets = _regression_pair(outputs, targets)
+    return torch.mean((preds - targets) ** 2)
+
+
+@METRICS.register("rmse")
+def _rmse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(_mse(outputs, targets))
+
+
+@METRICS.register("mae")
+def _mae(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    preds, targets = _regression_pair(outputs, targets)
+    return torch.mean(torch.abs(preds - targets))
+
+
+@METRICS.register("r2")
+def _r2(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # Uniform average over targets, as scikit-learn's r2_score does by default.
+    preds, targets = _regression_pair(outputs, targets)
+    preds, targets = preds.reshape(len(preds), -1), targets.reshape(len(targets), -1)
+    residual = ((targets - preds) ** 2).sum(dim=0)
+    total = ((targets - targets.mean(dim=0)) ** 2).sum(dim=0)
+    return (1 - residual / total).mean()
+
+
+CLASSIFICATION_ONLY = frozenset({"accuracy", "f1", "precision", "recall", "roc_auc"})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric: ``compute(outputs, targets)`` over a whole set, returns a float."""
+
+    name: str
+    fn: Callable[[torch.Tensor, torch.Tensor], Any]
+    sklearn_style: bool = False
+
+    def compute(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        if self.name in CLASSIFICATION_ONLY or _TOP_K.match(self.name):
+            if not _is_classification(targets):
+                raise ConfigError(
+                    f"metric {self.name!r} needs class labels but the targets are real numbers; "
+                    "use mse, rmse, mae or r2 for regression"
+                )
+        if self.sklearn_style:
+            y_pred = predicted_classes(outputs) if _is_classification(targets) else outputs
+            y_pred = y_pred.reshape(targets.shape) if y_pred.numel() == targets.numel() else y_pred
+            return float(self.fn(targets.cpu().numpy(), y_pred.float().cpu().numpy()))
+        return float(self.fn(outputs, targets))
+
+
+def get_metric(metric: str | Callable[..., Any]) -> Metric:
+    """A metric by name (``"accuracy"``, ``"top5_accuracy"``, ``"rmse"``...) or from a callable.
+
+    A callable is scikit-learn style, ``score(y_true, y_pred)``, and receives NumPy arrays:
+    predicted classes for classification, predicted values for regression.
+
+    >>> get_metric("rmse").name
+    'rmse'
+    """
+    if callable(metric):
+        return Metric(getattr(metric, "__name__", "score"), metric, sklearn_style=True)
+    if not isinstance(metric, str):
+        raise ConfigError(f"a metric is a name or a callable, got {metric!r}")
+    name = metric.strip().lower()
+    top_k = _TOP_K.match(name)
+    if top_k:
+        return Metric(name, _top_k_accuracy(int(top_k.group(1))))
+    try:
+        return Metric(name, METRICS.get(name))
+    except ConfigError:
+        raise ConfigError(
+            f"unknown metric {metric!r}; choose one of: {', '.join(METRICS.names())}, "
+            "topK_accuracy (e.g. top5_accuracy), or pass a callable score(y_true, y_pred)"
+        ) from None
+
+
+def get_metrics(metrics: Sequence[str | Callable[..., Any]] | str | None) -> list[Metric]:
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = [metrics]
+    return [get_metric(m) for m in metrics]
+
+
+def primary(value: Any) -> Any:
+    """The first output (or target) of a model with several: metrics are reported on it."""
+    if isinstance(value, dict):
+        return next(iter(value.values()))
+    if isinstance(value, (tuple, list)):
+        return value[0]
+    return value
+
+
+def compute_all(metrics: Sequence[Metric], outputs: torch.Tensor, targets: torch.Tensor):
+    """Every metric on one whole set, as ``{name: float}``."""
+    if _is_classification(targets) and len(targets):
+        classes = _num_classes(outputs)
+        low, high = int(targets.min()), int(targets.max())
+        if low < 0 or high >= classes:
+            raise DataError(
+                f"labels must be in [0, {classes}) for a model with {classes} outputs, "
+                f"found {low}..{high}; give the model as many outputs as classes"
+            )
+    return {m.name: m.compute(outputs, targets) for m in metrics}

@@ -1,0 +1,321 @@
+"""The one training loop: fit, epoch, train or validate, batch.
+
+Everything optional (history, checkpoints, early stopping, progress, schedulers, pruning) is a
+callback. The step that updates the model on one batch is chosen once per run: the fused fast
+path for mlpkit's own MLPs where it supports the model, loss and optimizer, else autograd.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .batching import LoaderBatches, TensorBatcher, leaves, make_batches, rows_of
+from .callbacks import Callback, History, StopTraining
+from .checkpoint import Checkpoint, load_checkpoint
+from .devices import resolve_device
+from .errors import CheckpointError, ConfigError, DataError, TrainingError
+from .evaluation import EVAL_BATCH_SIZE, infer
+from .losses import resolve_loss
+from .metrics import Metric, compute_all, get_metrics, primary
+from .optim import make_optimizer
+from .seeding import random_states, restore_random_states, seed_everything
+from .step import AutogradStep, call_model
+
+log = logging.getLogger(__name__)
+
+
+def choose_step(model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=None):
+    """The fused fast path where it applies (or is asked for), else the autograd step."""
+    if step not in ("auto", "fused", "autograd"):
+        raise ConfigError(f"unknown step {step!r}; use auto, fused or autograd")
+    if step != "autograd":
+        try:
+            from .fused import FusedMLPStep
+        except ImportError:
+            FusedMLPStep = None  # noqa: N806
+        reason = "the fused step is not built" if FusedMLPStep is None else (
+            FusedMLPStep.why_not(model, loss_fn, optimizer)
+        )
+        if reason is None:
+            return FusedMLPStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
+        if step == "fused":
+            raise ConfigError(f"the fused step cannot train this model: {reason}; use step='auto'")
+        log.info("using the autograd step: %s", reason)
+    return AutogradStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
+
+
+class Trainer:
+    """Runs the loop; ``fit`` is the function most users call."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable,
+        optimizer: torch.optim.Optimizer,
+        train_batches: TensorBatcher | LoaderBatches,
+        val_batches: TensorBatcher | LoaderBatches | None,
+        *,
+        epochs: int,
+        metrics: Sequence[Metric],
+        device: torch.device,
+        callbacks: Iterable[Callback] = (),
+        step: str = "auto",
+        clip_grad_norm: float | None = None,
+        skip_nonfinite: bool = False,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.train_batches = train_batches
+        self.val_batches = val_batches
+        self.epochs = epochs
+        self.metrics = list(metrics)
+        self.device = device
+        self.skip_nonfinite = skip_nonfinite
+        self.history = History()
+        self.callbacks = sorted([self.history, *callbacks], key=lambda c: c.order)
+        self.step = choose_step(model, loss_fn, optimizer, step, clip_grad_norm)
+        self.epoch = 0  # epochs completed
+        self.total_time = 0.0
+        self.row: dict[str, Any] = {}
+        self.stop_reason: str | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self):
+        self._fire("on_fit_start")
+        try:
+            while self.epoch < self.epochs:
+                self._epoch()
+        except StopTraining as stop:
+            self.stop_reason = str(stop) or "stopped by a callback"
+            log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
+        self._fire("on_fit_end")
+        frame = self.history.frame()
+        frame.attrs.update(step=self.step.name, device=str(self.device), stopped=self.stop_reason)
+        return frame
+
+    def _epoch(self) -> None:
+        self._fire("on_epoch_start")
+        row: dict[str, Any] = {"epoch": self.epoch + 1}
+        row.update(self._train())
+        row["total_time"] = self.total_time
+        if self.val_batches is not None:
+            row.update(self._validate())
+        self.epoch += 1
+        self.row = row
+        self._fire("on_epoch_end")
+
+    def _train(self) -> dict[str, float]:
+        self.model.train()
+        started = time.perf_counter()
+        # Per-step losses stay on the device and are read once, after the epoch.
+        step_losses = torch.zeros(len(self.train_batches), device=self.device)
+        sizes = torch.zeros(len(self.train_batches), device=self.device)
+        outputs, targets = [], []
+        for index, (inputs, target) in enumerate(self.train_batches):
+            loss, out = self.step.train_batch(inputs, target)
+            step_losses[index] = loss
+            sizes[index] = len(primary(target))
+            if self.metrics:
+                outputs.append(primary(out))
+                targets.append(primary(target))
+        losses = step_losses.cpu()
+        self.total_time += time.perf_counter() - started
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            bad_step = int((~finite).nonzero()[0]) + 1
+            if not self.skip_nonfinite:
+                raise TrainingError(
+                    f"the loss became {losses[bad_step - 1].item()} at epoch {self.epoch + 1}, "
+                    f"step {bad_step}; lower the learning rate, scale the inputs, or clip "
+                    "gradients (the last checkpoint holds the last good weights)"
+                )
+        sizes = sizes.cpu()
+        row = {"train_loss": float((losses * sizes)[finite].sum() / sizes[finite].sum())}
+        if self.metrics:
+            scores = compute_all(self.metrics, torch.cat(outputs), torch.cat(targets))
+            row.update({f"train_{k}": v for k, v in scores.items()})
+        return row
+
+    def _validate(self) -> dict[str, float]:
+        loss, outputs, targets = infer(self.model, self.val_batches, self.loss_fn)
+        row = {"val_loss": loss}
+        scores = compute_all(self.metrics, primary(outputs), primary(targets))
+        row.update({f"val_{k}": v for k, v in scores.items()})
+        return row
+
+    def _fire(self, event: str) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self)
+
+    # -- checkpoint state ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        generator = getattr(self.train_batches, "generator", None)
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "total_time": self.total_time,
+            "random": random_states(),
+            "batch_order": None if generator is None else generator.get_state(),
+            "callbacks": {c.state_key: c.state_dict() for c in self.callbacks},
+            "versions": _versions(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        load_model_state(self.model, state["model"], source="the checkpoint")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.total_time = float(state["total_time"])
+        restore_random_states(state["random"])
+        generator = getattr(self.train_batches, "generator", None)
+        if generator is not None and state.get("batch_order") is not None:
+            generator.set_state(state["batch_order"])
+        saved = state.get("callbacks", {})
+        for callback in self.callbacks:
+            if callback.state_key in saved:
+                callback.load_state_dict(saved[callback.state_key])
+
+
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights, or list every missing, unexpected and mis-shaped parameter."""
+    own = model.state_dict()
+    problems = [f"missing {k}" for k in own if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in own]
+    problems += [
+        f"{k} is {tuple(state[k].shape)} but the model has {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{source} does not match the model's architecture: {'; '.join(problems)}; "
+            "build the model with the settings it was saved with"
+        )
+    model.load_state_dict(state)
+
+
+def _versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"mlpkit": __version__, "torch": torch.__version__}
+
+
+def _check_model_fits_data(model: nn.Module, batches) -> None:
+    """Run one sample through the model so that shape and label errors say what is wrong."""
+    if not isinstance(batches, TensorBatcher):
+        return
+    inputs = rows_of(batches.inputs, slice(0, 1))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = primary(call_model(model, inputs))
+    except RuntimeError as exc:
+        widths = [tuple(t.shape[1:]) for t in leaves(inputs)]
+        raise DataError(
+            f"the model cannot take inputs of shape {widths} ({str(exc).splitlines()[0]}); "
+            "give the model as many input features as the data has"
+        ) from None
+    finally:
+        model.train(was_training)
+    labels = primary(batches.targets)
+    if not torch.is_floating_point(labels) and out.ndim == 2 and out.shape[1] > 1:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= out.shape[1]:
+            raise DataError(
+                f"labels must be in [0, {out.shape[1]}) for a model with {out.shape[1]} outputs, "
+                f"found {low}..{high}; give the model one output per class"
+            )
+
+
+def fit(
+    model: nn.Module,
+    loss: Any,
+    train: Any,
+    val: Any = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    optimizer: str | Callable = "sgd",
+    lr: float | None = None,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    metrics: Sequence[str | Callable] | str = (),
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    checkpoint: str | Path | Checkpoint | None = None,
+    callbacks: Iterable[Callback] = (),
+    loss_weights: Any = None,
+    resume_from: str | Path | None = None,
+    step: str = "auto",
+    clip_grad_norm: float | None = None,
+    skip_nonfinite: bool = False,
+    drop_last: bool = False,
+    num_workers: int = 0,
+):
+    """Train ``model`` and return the history: a DataFrame with one row per epoch.
+
+    Columns: ``epoch``, ``total_time`` (training seconds so far), ``train_loss``, ``val_loss``
+    and ``train_<metric>`` / ``val_<metric>`` for each metric. ``train`` and ``val`` are
+    ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
+    dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
+    with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+
+    >>> model = mlpkit.MLP(4, [16], 3)  # doctest: +SKIP
+    >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=5, lr=0.1, metrics=["accuracy"])
+    """
+    if epochs < 0:
+        raise ConfigError(f"epochs must be >= 0, got {epochs}")
+    device = resolve_device(device)
+    seed_everything(seed)
+    # The optimizer is built after the move, so that its state lives on the same device.
+    model.to(device)
+    loss_fn = resolve_loss(loss, loss_weights)
+    if isinstance(loss_fn, nn.Module):
+        loss_fn.to(device)
+    opt = make_optimizer(
+        optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+    )
+    train_batches = make_batches(
+        train,
+        batch_size,
+        shuffle=True,
+        device=device,
+        seed=seed,
+        drop_last=drop_last,
+        num_workers=num_workers,
+    )
+    val_batches = None
+    if val is not None:
+        val_size = max(batch_size, EVAL_BATCH_SIZE)
+        val_batches = make_batches(val, val_size, shuffle=False, device=device)
+    _check_model_fits_data(model, train_batches)
+    callbacks = list(callbacks)
+    if checkpoint is not None:
+        callbacks.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
+    trainer = Trainer(
+        model,
+        loss_fn,
+        opt,
+        train_batches,
+        val_batches,
+        epochs=epochs,
+        metrics=get_metrics(metrics),
+        device=device,
+        callbacks=callbacks,
+        step=step,
+        clip_grad_norm=clip_grad_norm,
+        skip_nonfinite=skip_nonfinite,
+    )
+    if resume_from is not None:
+        trainer.load_state_dict(load_checkpoint(resume_from, map_location=device))
+        log.info("resumed from %s after epoch %d", resume_from, trainer.epoch)
+    return trainer.fit()
