@@ -3,56 +3,76 @@
 >>> import mlpkit
 >>> model = mlpkit.MLP(64, [128, 64], 10)
 >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=20, metrics=["accuracy"])  # doctest: +SKIP
+
+The public names below are imported on first use, so that ``mlpkit --help`` does not pay for
+importing torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .callbacks import Callback, History, LogEpochs, StopTraining
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .errors import (
-    CheckpointError,
-    ConfigError,
-    DataError,
-    DataNotFoundError,
-    DownloadError,
-    MlpkitError,
-    TrainingError,
-)
-from .evaluation import evaluate
-from .losses import LOSSES, WeightedLoss, make_loss
-from .metrics import METRICS, get_metric
-from .models import ACTIVATIONS, MLP
-from .optim import OPTIMIZERS, make_optimizer
-from .prediction import Predictions, predict
-from .trainer import Trainer, fit
+_EXPORTS = {
+    "callbacks": ["Callback", "History", "LogEpochs", "StopTraining"],
+    "checkpoint": ["Checkpoint", "load_checkpoint", "save_checkpoint"],
+    "errors": [
+        "CheckpointError",
+        "ConfigError",
+        "DataError",
+        "DataNotFoundError",
+        "DownloadError",
+        "MlpkitError",
+        "TrainingError",
+    ],
+    "evaluation": ["evaluate"],
+    "losses": ["LOSSES", "WeightedLoss", "make_loss"],
+    "metrics": ["METRICS", "get_metric"],
+    "models": ["ACTIVATIONS", "MLP"],
+    "optim": ["OPTIMIZERS", "make_optimizer"],
+    "prediction": ["Predictions", "predict"],
+    "serialize": ["load_model", "save_model"],
+    "trainer": ["Trainer", "fit"],
+    "config": ["RunConfig", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig"],
+    "run": ["train_run", "evaluate_run", "predict_run"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
 
-__all__ = [
-    "ACTIVATIONS",
-    "LOSSES",
-    "METRICS",
-    "MLP",
-    "OPTIMIZERS",
-    "Callback",
-    "Checkpoint",
-    "CheckpointError",
-    "ConfigError",
-    "DataError",
-    "DataNotFoundError",
-    "DownloadError",
-    "History",
-    "LogEpochs",
-    "MlpkitError",
-    "Predictions",
-    "StopTraining",
-    "Trainer",
-    "TrainingError",
-    "WeightedLoss",
-    "evaluate",
-    "fit",
-    "get_metric",
-    "load_checkpoint",
-    "make_loss",
-    "make_optimizer",
-    "predict",
-    "save_checkpoint",
-]
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'mlpkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from .callbacks import Callback, History, LogEpochs, StopTraining
+    from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+    from .errors import (
+        CheckpointError,
+        ConfigError,
+        DataError,
+        DataNotFoundError,
+        DownloadError,
+        MlpkitError,
+        TrainingError,
+    )
+    from .evaluation import evaluate
+    from .losses import LOSSES, WeightedLoss, make_loss
+    from .metrics import METRICS, get_metric
+    from .models import ACTIVATIONS, MLP
+    from .optim import OPTIMIZERS, make_optimizer
+    from .prediction import Predictions, predict
+    from .run import evaluate_run, predict_run, train_run
+    from .serialize import load_model, save_model
+    from .trainer import Trainer, fit

@@ -103,13 +103,13 @@ class Trainer:
 
     def _epoch(self) -> None:
         self._fire("on_epoch_start")
-        row: dict[str, Any] = {"epoch": self.epoch + 1}
-        row.update(self._train())
-        row["total_time"] = self.total_time
-        if self.val_batches is not None:
-            row.update(self._validate())
+        train = self._train()
+        val = self._validate() if self.val_batches is not None else {}
         self.epoch += 1
-        self.row = row
+        # Column order: epoch, total_time, losses, then train and validation metrics.
+        losses = {k: v for k, v in {**train, **val}.items() if k.endswith("_loss")}
+        self.row = {"epoch": self.epoch, "total_time": self.total_time, **losses}
+        self.row.update({k: v for k, v in {**train, **val}.items() if k not in losses})
         self._fire("on_epoch_end")
 
     def _train(self) -> dict[str, float]:

@@ -1,0 +1,176 @@
+"""Typed run configuration, validated when built: data, model, optimization, training, run.
+
+Only the CLI reads config files and flags; the library takes these objects. A config file is
+TOML with one table per section (as ``config.toml`` in a run folder), or flat keys named like
+the command-line flags (``hidden = [128, 64]``, ``lr = 0.001``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    name: str = Field("digits", description="a built-in data set or a file path")
+    target: str | None = Field(None, description="target column of a file")
+    features: list[str] | None = Field(None, description="feature columns (default: all others)")
+    task: Literal["auto", "classification", "regression"] = "auto"
+    val_fraction: float = Field(0.15, ge=0, lt=1)
+    test_fraction: float = Field(0.15, ge=0, lt=1)
+    scale_features: bool = True
+    options: dict[str, int | float | str] = Field(
+        default_factory=dict, description="options of a built-in data set, e.g. moons noise"
+    )
+
+
+class ModelConfig(Section):
+    hidden: list[int] = Field(default_factory=lambda: [256, 128])
+    activation: str = "relu"
+    dropout: float = Field(0.0, ge=0, lt=1)
+    batch_norm: bool = False
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, widths: list[int]) -> list[int]:
+        if any(w < 1 for w in widths):
+            raise ValueError(f"every hidden width must be positive, got {widths}")
+        return widths
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, name: str) -> str:
+        from .models import ACTIVATIONS
+
+        ACTIVATIONS.get(name)
+        return name
+
+
+class OptimConfig(Section):
+    loss: str | None = Field(None, description="default: cross_entropy or mse by task")
+    optimizer: str = "adam"
+    lr: float | None = Field(None, gt=0, description="default: the optimizer's own")
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1, description="cross_entropy only")
+    class_weights: Literal["balanced"] | list[float] | None = None
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str | None) -> str | None:
+        from .losses import LOSSES
+
+        if name is not None:
+            LOSSES.get(name)
+        return name
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        from .optim import OPTIMIZERS
+
+        OPTIMIZERS.get(name)
+        return name
+
+
+class TrainConfig(Section):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=1)
+    seed: int = 0
+    device: str = "auto"
+    metrics: list[str] | None = Field(None, description="default: by task")
+    step: Literal["auto", "fused", "autograd"] = "auto"
+
+
+class RunConfig(Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    out: str | None = Field(None, description="the run folder (default: runs/<data name>)")
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.model_dump(exclude_none=True))
+
+
+# Flat keys (as flags and in flat config files) and the section each belongs to.
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "data": ("data", "name"),
+    **{k: ("data", k) for k in DataConfig.model_fields if k != "name"},
+    **{k: ("model", k) for k in ModelConfig.model_fields},
+    **{k: ("optim", k) for k in OptimConfig.model_fields},
+    **{k: ("train", k) for k in TrainConfig.model_fields},
+}
+SECTIONS = ("data", "model", "optim", "train")
+
+
+def build_config(values: dict[str, Any]) -> RunConfig:
+    """A validated ``RunConfig`` from sectioned and/or flat keys; one line per bad field.
+
+    >>> build_config({"hidden": [32], "train": {"epochs": 5}}).model.hidden
+    [32]
+    """
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key in SECTIONS and isinstance(value, dict):
+            nested.setdefault(key, {}).update(value)
+        elif key == "out":
+            nested["out"] = value
+        elif key in FLAT_KEYS:
+            section, field = FLAT_KEYS[key]
+            nested.setdefault(section, {})[field] = value
+        else:
+            raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(FLAT_KEYS))}")
+    try:
+        return RunConfig.model_validate(nested)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def merge(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """``config`` with flat or sectioned ``overrides`` applied, validated again."""
+    base = config.model_dump(exclude_none=True)
+    changes = build_config(overrides).model_dump(exclude_unset=True)
+    for section, values in changes.items():
+        if isinstance(values, dict) and section in base:
+            base[section].update(values)
+        else:
+            base[section] = values
+    return build_config(base)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """A config from a TOML file (a run folder's ``config.toml`` reruns that run)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no config file at {path}; give a TOML file such as runs/NAME/config.toml")
+    try:
+        values = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file") from None
+    return build_config(values)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return "bad setting " + "; ".join(problems)

@@ -1,0 +1,73 @@
+"""Built-in data sets: scikit-learn's bundled ones and the reference chapters' toys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..registry import Registry
+from .source import LoadedData
+
+BUILTIN: Registry[LoadedData] = Registry("data set")
+
+
+def _from_sklearn(name: str, loader: str, task: str) -> Callable[..., LoadedData]:
+    def load() -> LoadedData:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, loader)()
+        classes = [str(c) for c in bunch.target_names] if task == "classification" else None
+        y = bunch.target.astype(np.int64 if task == "classification" else np.float32)
+        return LoadedData(
+            name=name,
+            X=bunch.data.astype(np.float32),
+            y=y,
+            task=task,  # type: ignore[arg-type]
+            feature_names=[str(f) for f in bunch.feature_names],
+            class_names=classes,
+            image_shape=(8, 8) if name == "digits" else None,
+            description=bunch.DESCR.strip().splitlines()[0] if bunch.DESCR else name,
+        )
+
+    return load
+
+
+BUILTIN.add("digits", _from_sklearn("digits", "load_digits", "classification"))
+BUILTIN.add("iris", _from_sklearn("iris", "load_iris", "classification"))
+BUILTIN.add("wine", _from_sklearn("wine", "load_wine", "classification"))
+BUILTIN.add("breast_cancer", _from_sklearn("breast_cancer", "load_breast_cancer", "classification"))
+BUILTIN.add("diabetes", _from_sklearn("diabetes", "load_diabetes", "regression"))
+
+
+@BUILTIN.register("moons")
+def moons(n_samples: int = 1000, noise: float = 0.2, seed: int = 0) -> LoadedData:
+    """Two interleaving half circles (the reference chapters' first classification problem)."""
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return LoadedData(
+        name="moons",
+        X=X.astype(np.float32),
+        y=y.astype(np.int64),
+        task="classification",
+        feature_names=["x1", "x2"],
+        class_names=["0", "1"],
+        description=f"two moons, {n_samples} samples, noise {noise}",
+    )
+
+
+@BUILTIN.register("toy_regression")
+def toy_regression(n_samples: int = 200, noise: float = 1.0, seed: int = 0) -> LoadedData:
+    """The reference chapters' noisy 1-D regression: ``y = x + 2 sin(x) + noise`` on [0, 20]."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 20, num=n_samples)
+    y = x + np.sin(x) * 2 + rng.normal(scale=noise, size=x.shape)
+    return LoadedData(
+        name="toy_regression",
+        X=x.reshape(-1, 1).astype(np.float32),
+        y=y.astype(np.float32),
+        task="regression",
+        feature_names=["x"],
+        description=f"y = x + 2 sin(x) + noise, {n_samples} samples",
+    )
