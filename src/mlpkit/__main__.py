@@ -1,0 +1,5 @@
+"""``python -m mlpkit`` is the ``mlpkit`` command."""
+
+from .cli import main
+
+main()
