@@ -219,7 +219,7 @@ def test_two_output_model_with_weighted_losses(linear_regression_data):
         device="cpu",
     )
     assert history["train_r2"].iloc[-1] > 0.9  # metrics are reported on the first output
-    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     # The reported loss is the weighted sum of the two outputs' losses.
     main, aux = model(torch.tensor(X))
     yt = torch.tensor(y).unsqueeze(1)

@@ -2,7 +2,7 @@
 
 >>> import mlpkit
 >>> model = mlpkit.MLP(64, [128, 64], 10)
->>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=20, metrics=["accuracy"])  # doctest: +SKIP
+>>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=20)  # doctest: +SKIP
 
 The public names below are imported on first use, so that ``mlpkit --help`` does not pay for
 importing torch.

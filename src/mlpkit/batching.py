@@ -140,8 +140,9 @@ class LoaderBatches:
     def __iter__(self) -> Iterator[tuple[Structure, Structure]]:
         for batch in self.loader:
             inputs, targets = split_batch(batch)
-            yield move(inputs, self.device, self.non_blocking), move(
-                as_targets(targets), self.device, self.non_blocking
+            yield (
+                move(inputs, self.device, self.non_blocking),
+                move(as_targets(targets), self.device, self.non_blocking),
             )
 
 

@@ -35,11 +35,15 @@ def _hidden(text: str | None) -> list[int] | None:
 
 @app.command()
 def train(
-    config: Annotated[Path | None, typer.Argument(help="a TOML config (e.g. runs/X/config.toml)")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="a TOML config (e.g. runs/X/config.toml)")
+    ] = None,
     data: Annotated[str | None, Flag(help="built-in data set name or a file")] = None,
     target: Annotated[str | None, Flag(help="target column of a file")] = None,
     task: Annotated[str | None, Flag(help="auto, classification or regression")] = None,
-    hidden: Annotated[str | None, Flag(help="hidden layer widths, e.g. 128,64 ('' for none)")] = None,
+    hidden: Annotated[
+        str | None, Flag(help="hidden layer widths, e.g. 128,64 ('' for none)")
+    ] = None,
     activation: Annotated[str | None, Flag(help="relu, tanh, gelu, ...")] = None,
     dropout: Annotated[float | None, Flag(help="dropout probability")] = None,
     batch_norm: Annotated[bool | None, Flag("--batch-norm/--no-batch-norm")] = None,
@@ -92,7 +96,9 @@ def train(
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a run folder")],
-    data: Annotated[str | None, Flag(help="evaluate on this data instead of the test split")] = None,
+    data: Annotated[
+        str | None, Flag(help="evaluate on this data instead of the test split")
+    ] = None,
     target: Annotated[str | None, Flag(help="target column of --data")] = None,
 ) -> None:
     """Metrics of a trained run on its test split (or on --data); saved to evaluation.json."""

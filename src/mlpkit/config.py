@@ -159,7 +159,9 @@ def load_config(path: str | Path) -> RunConfig:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"no config file at {path}; give a TOML file such as runs/NAME/config.toml")
+        raise ConfigError(
+            f"no config file at {path}; give a TOML file such as runs/NAME/config.toml"
+        )
     try:
         values = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -25,7 +25,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+        raise ConfigError(
+            f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} asked for but CUDA is not available; use auto or cpu")
     if resolved.type == "mps" and not torch.backends.mps.is_available():

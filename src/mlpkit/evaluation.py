@@ -29,6 +29,8 @@ def _concat(parts: list[Any]) -> Any:
 def infer(model: nn.Module, batches, loss_fn: Callable | None = None):
     """Outputs and targets over every batch, and the mean loss if ``loss_fn`` is given.
 
+    Batches are ``(inputs, targets)``; targets may be ``None`` when only outputs are wanted.
+
     The loss is summed on the device and read once, so no batch waits for the device.
     """
     was_training = model.training
@@ -39,17 +41,18 @@ def infer(model: nn.Module, batches, loss_fn: Callable | None = None):
         with torch.inference_mode():
             for inputs, target in batches:
                 out = call_model(model, inputs)
-                size = len(primary(target))
+                size = len(primary(out))
                 if loss_fn is not None:
                     batch_loss = loss_fn(out, target).detach() * size
                     loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
                 count += size
                 outputs.append(out)
-                targets.append(target)
+                if target is not None:
+                    targets.append(target)
     finally:
         model.train(was_training)
     loss = None if loss_sum is None else float(loss_sum) / max(count, 1)
-    return loss, _concat(outputs), _concat(targets)
+    return loss, _concat(outputs), _concat(targets) if targets else None
 
 
 def evaluate(

@@ -96,7 +96,9 @@ class WeightedLoss(nn.Module):
         weights: Sequence[float] | Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
-        self.keys: list[Any] = list(losses) if isinstance(losses, Mapping) else list(range(len(losses)))
+        self.keys: list[Any] = (
+            list(losses) if isinstance(losses, Mapping) else list(range(len(losses)))
+        )
         self.losses = dict(losses) if isinstance(losses, Mapping) else dict(enumerate(losses))
         if weights is None:
             weights = {key: 1.0 for key in self.keys}
@@ -105,10 +107,12 @@ class WeightedLoss(nn.Module):
                 raise ConfigError(
                     f"got {len(weights)} loss weights for {len(self.keys)} outputs; give one each"
                 )
-            weights = dict(zip(self.keys, weights))
+            weights = dict(zip(self.keys, weights, strict=True))
         self.weights = {key: float(weights[key]) for key in self.keys}
         # Registered so .to(device) moves class weights held by the inner losses.
-        self._modules_list = nn.ModuleList([f for f in self.losses.values() if isinstance(f, nn.Module)])
+        self._modules_list = nn.ModuleList(
+            [f for f in self.losses.values() if isinstance(f, nn.Module)]
+        )
 
     def forward(self, outputs: Any, targets: Any) -> torch.Tensor:
         if not isinstance(outputs, (tuple, list, dict)):
@@ -132,4 +136,6 @@ def resolve_loss(loss: Any, loss_weights: Any = None, targets: Any = None) -> Lo
         return WeightedLoss([resolve_loss(v) for v in loss], loss_weights)
     if callable(loss):
         return loss
-    raise ConfigError(f"loss must be a name, a callable or a list of them, got {type(loss).__name__}")
+    raise ConfigError(
+        f"loss must be a name, a callable or a list of them, got {type(loss).__name__}"
+    )

@@ -122,12 +122,12 @@ class Metric:
     sklearn_style: bool = False
 
     def compute(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
-        if self.name in CLASSIFICATION_ONLY or _TOP_K.match(self.name):
-            if not _is_classification(targets):
-                raise ConfigError(
-                    f"metric {self.name!r} needs class labels but the targets are real numbers; "
-                    "use mse, rmse, mae or r2 for regression"
-                )
+        needs_classes = self.name in CLASSIFICATION_ONLY or _TOP_K.match(self.name)
+        if needs_classes and not _is_classification(targets):
+            raise ConfigError(
+                f"metric {self.name!r} needs class labels but the targets are real numbers; "
+                "use mse, rmse, mae or r2 for regression"
+            )
         if self.sklearn_style:
             y_pred = predicted_classes(outputs) if _is_classification(targets) else outputs
             y_pred = y_pred.reshape(targets.shape) if y_pred.numel() == targets.numel() else y_pred

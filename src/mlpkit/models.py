@@ -22,7 +22,7 @@ ACTIVATIONS.add("sigmoid", nn.Sigmoid)
 
 
 class MLP(nn.Sequential):
-    """A fully-connected network: ``[Linear -> (BatchNorm) -> activation -> (Dropout)] * n -> Linear``.
+    """A fully-connected network: ``[Linear, (BatchNorm), activation, (Dropout)] * n, Linear``.
 
     With ``hidden=[]`` it is linear regression (or logistic regression with a cross-entropy loss).
     Being an ``nn.Sequential``, its layers are indexable and its state dict keys are stable

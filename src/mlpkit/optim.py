@@ -12,7 +12,7 @@ from .registry import Registry
 
 OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
 
-# Learning rates that work out of the box for each optimizer (torch's own defaults where it has one).
+# Learning rates that work out of the box (torch's own defaults where it has one).
 DEFAULT_LR = {
     "sgd": 0.01,
     "adam": 1e-3,

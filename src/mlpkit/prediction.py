@@ -38,7 +38,9 @@ class Predictions:
             assert self.values is not None
             if self.values.shape[1] == 1:
                 return pd.DataFrame({"prediction": self.values[:, 0]})
-            columns = {f"prediction_{i + 1}": self.values[:, i] for i in range(self.values.shape[1])}
+            columns = {
+                f"prediction_{i + 1}": self.values[:, i] for i in range(self.values.shape[1])
+            }
             return pd.DataFrame(columns)
         assert self.classes is not None and self.probabilities is not None
         columns: dict[str, Any] = {}
@@ -73,7 +75,7 @@ def predict(
     inputs = map_structure(lambda a: to_tensor(a).to(device), X)
     count = len(primary(inputs) if isinstance(inputs, (dict, tuple, list)) else inputs)
     batches = [
-        (map_structure(lambda t: t[start : start + batch_size], inputs), torch.zeros(0))
+        (map_structure(lambda t, rows=slice(start, start + batch_size): t[rows], inputs), None)
         for start in range(0, count, batch_size)
     ]
     _, outputs, _ = infer(model, batches)

@@ -53,7 +53,9 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     weights, metadata_path = folder / WEIGHTS, folder / METADATA
     for path in (metadata_path, weights):
         if not path.is_file():
-            raise DataNotFoundError(f"no {path.name} in {folder}; give the folder of a finished run")
+            raise DataNotFoundError(
+                f"no {path.name} in {folder}; give the folder of a finished run"
+            )
     try:
         metadata = json.loads(metadata_path.read_text())
         architecture = dict(metadata["architecture"])

@@ -40,8 +40,10 @@ def choose_step(model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=No
             from .fused import FusedMLPStep
         except ImportError:
             FusedMLPStep = None  # noqa: N806
-        reason = "the fused step is not built" if FusedMLPStep is None else (
-            FusedMLPStep.why_not(model, loss_fn, optimizer)
+        reason = (
+            "the fused step is not built"
+            if FusedMLPStep is None
+            else (FusedMLPStep.why_not(model, loss_fn, optimizer))
         )
         if reason is None:
             return FusedMLPStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
@@ -300,7 +302,9 @@ def fit(
     _check_model_fits_data(model, train_batches)
     callbacks = list(callbacks)
     if checkpoint is not None:
-        callbacks.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
+        callbacks.append(
+            checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+        )
     trainer = Trainer(
         model,
         loss_fn,

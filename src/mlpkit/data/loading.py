@@ -9,7 +9,14 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .builtin import BUILTIN
-from .files import ARRAY_SUFFIXES, check_finite, load_file, numeric_features, read_arrays, read_table
+from .files import (
+    ARRAY_SUFFIXES,
+    check_finite,
+    load_file,
+    numeric_features,
+    read_arrays,
+    read_table,
+)
 from .source import LoadedData
 
 if TYPE_CHECKING:
