@@ -14,7 +14,7 @@ import typer
 app = typer.Typer(
     name="mlpkit",
     help="Train, evaluate and use fully-connected neural networks (MLPs) on PyTorch.",
-    no_args_is_help=False,
+    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -144,13 +144,21 @@ def main() -> None:
     from .errors import MlpkitError
 
     try:
-        app()
+        code = app(standalone_mode=False)
     except MlpkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except typer.TyperException as exc:  # a bad flag or value: one line, with where to look
+        command = " ".join(["mlpkit", *(a for a in sys.argv[1:2] if not a.startswith("-"))])
+        message = exc.format_message().rstrip(".")
+        typer.echo(f"error: {message}; see '{command} --help'", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
