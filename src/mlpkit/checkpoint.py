@@ -46,6 +46,17 @@ _PLAIN = {type(None), bool, int, float, complex, str, bytes, torch.Size, torch.d
 _CONTAINERS = {dict, OrderedDict, list, tuple, set}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; a run folder's files should get the same
+# permissions as any other new file.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over.
 
@@ -55,6 +66,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, _FILE_MODE)
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
