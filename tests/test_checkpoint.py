@@ -34,6 +34,15 @@ from mlpkit.errors import CheckpointError, ConfigError, TrainingError
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny models train fastest on one thread, and the command runs below use one as well.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def classes(n=96, features=6, seed=0):
     """Three noisy classes: (X, y) float32 / int64."""
     rng = np.random.default_rng(seed)
