@@ -86,14 +86,16 @@ def assert_same_run(one, two):
     assert history_a.attrs["step"] == history_b.attrs["step"]
 
 
+@pytest.mark.parametrize("step", ["autograd", "auto"])  # auto: the fused step where it applies
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize(
     "model_args", [{"dropout": 0.2}, {}, {"batch_norm": True, "dropout": 0.1}], ids=str
 )
-def test_two_epochs_then_resume_to_four_is_bit_identical(tmp_path, optimizer, model_args):
-    one_go = train(tmp_path / "a", 4, optimizer=optimizer, model_args=model_args)
-    train(tmp_path / "b", 2, optimizer=optimizer, model_args=model_args)
-    resumed = train(tmp_path / "b", 4, resume=True, optimizer=optimizer, model_args=model_args)
+def test_two_epochs_then_resume_to_four_is_bit_identical(tmp_path, step, optimizer, model_args):
+    settings = dict(optimizer=optimizer, model_args=model_args, step=step)
+    one_go = train(tmp_path / "a", 4, **settings)
+    train(tmp_path / "b", 2, **settings)
+    resumed = train(tmp_path / "b", 4, resume=True, **settings)
     assert_same_run(one_go, resumed)
     a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
     assert a["random"]["python"] == b["random"]["python"]

@@ -89,6 +89,10 @@ def catch_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
                 os.kill(os.getpid(), signum)
             return
         received.append(signum)
+        log.warning(
+            "%s received: stopping after the current step (send it again to stop at once)",
+            signal.Signals(signum).name,
+        )
         on_signal(signum)
 
     for s in SIGNALS:

@@ -224,7 +224,6 @@ class Trainer:
 
     def _request_stop(self, signum: int) -> None:
         self.signal = signum
-        log.warning("received signal %d: stopping after the current step (again: at once)", signum)
 
     def _stop_if_interrupted(self) -> None:
         if self.signal is not None:
