@@ -168,6 +168,20 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
+def test_best_and_numbered_copies_work_without_hard_links(tmp_path, monkeypatch):
+    # Some file systems (FAT, some network shares) have no hard links: copies are made instead.
+    def no_links(source, target):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    train(tmp_path, epochs=2, checkpoint=Checkpoint(tmp_path, every=1))
+    for name in ("best.pt", "epoch-0002.pt"):
+        assert load_checkpoint(tmp_path / name)["epoch"] in (1, 2)
+    assert load_checkpoint(tmp_path / "epoch-0002.pt")["epoch"] == 2
+    assert os.stat(tmp_path / "epoch-0002.pt").st_ino != os.stat(tmp_path / "last.pt").st_ino
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 SAVER = """
 import sys, torch
 from mlpkit.checkpoint import save_checkpoint

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import Dataset
 
 from mlpkit import MLP, EarlyStopping, LRScheduler, fit, load_checkpoint, load_model, resume_run
 from mlpkit.callbacks import Callback, StopTraining
@@ -55,15 +56,15 @@ class StopAfter(Callback):
             raise StopTraining("simulated crash")
 
 
-def train(folder, epochs, callbacks=(), resume=False, init_seed=0, model_args=None, **options):
+def train(folder, epochs, callbacks=(), resume=False, model_args=None, data=None, **options):
     """Train an MLP on tiny data; a resumed run starts from a differently initialised model."""
-    torch.manual_seed(init_seed if not resume else 12345)
+    torch.manual_seed(0 if not resume else 12345)
     model = MLP(6, [16], 3, **(model_args or {}))
     settings = dict(batch_size=16, lr=0.05, momentum=0.9, metrics=["accuracy"], seed=7)
     history = fit(
         model,
         "cross_entropy",
-        classes(),
+        classes() if data is None else data,
         classes(seed=1),
         epochs=epochs,
         checkpoint=folder,
@@ -105,6 +106,27 @@ def test_two_epochs_then_resume_to_four_is_bit_identical(tmp_path, step, optimiz
         a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
     ):
         assert all(torch.equal(p[k], q[k]) for k in p)
+
+
+class Rows(Dataset):
+    """A map-style dataset: batches stream through a DataLoader, shuffled by its generator."""
+
+    def __init__(self, X, y) -> None:
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.X[index], self.y[index]
+
+
+def test_a_streamed_dataset_resumes_exactly(tmp_path):
+    data = Rows(*classes())
+    one_go = train(tmp_path / "a", 4, data=data, model_args={"dropout": 0.2})
+    train(tmp_path / "b", 4, [StopAfter(2)], data=data, model_args={"dropout": 0.2})
+    resumed = train(tmp_path / "b", 4, resume=True, data=data, model_args={"dropout": 0.2})
+    assert_same_run(one_go, resumed)
 
 
 class LearningRates(Callback):
