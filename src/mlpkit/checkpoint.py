@@ -66,8 +66,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(temporary, _FILE_MODE)
         with os.fdopen(handle, "wb") as file:
+            os.chmod(temporary, _FILE_MODE)
             write(file)
             file.flush()
             os.fsync(file.fileno())

@@ -104,10 +104,10 @@ class Trainer:
         self.row: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.signal: int | None = None  # SIGINT / SIGTERM received during fit
-        overridden = [
+        # Only the callbacks that use the per-step event are called after each step.
+        self._batch_callbacks = [
             c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end
         ]
-        self._batch_callbacks = overridden
         self._fire("setup")
 
     # -- the loop ------------------------------------------------------------------------------
