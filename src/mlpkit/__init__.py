@@ -18,6 +18,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "callbacks": ["Callback", "History", "LogEpochs", "StopTraining"],
     "checkpoint": ["Checkpoint", "load_checkpoint", "save_checkpoint"],
+    "early_stopping": ["EarlyStopping"],
+    "interrupt": ["TrainingInterrupted"],
+    "monitor": ["Monitor"],
+    "resume": ["resume_run"],
+    "schedulers": ["LRScheduler", "SCHEDULERS"],
     "errors": [
         "CheckpointError",
         "ConfigError",
@@ -58,6 +63,7 @@ if TYPE_CHECKING:
     from .callbacks import Callback, History, LogEpochs, StopTraining
     from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+    from .early_stopping import EarlyStopping
     from .errors import (
         CheckpointError,
         ConfigError,
@@ -68,11 +74,15 @@ if TYPE_CHECKING:
         TrainingError,
     )
     from .evaluation import evaluate
+    from .interrupt import TrainingInterrupted
     from .losses import LOSSES, WeightedLoss, make_loss
     from .metrics import METRICS, get_metric
     from .models import ACTIVATIONS, MLP
+    from .monitor import Monitor
     from .optim import OPTIMIZERS, make_optimizer
     from .prediction import Predictions, predict
+    from .resume import resume_run
     from .run import evaluate_run, predict_run, train_run
+    from .schedulers import SCHEDULERS, LRScheduler
     from .serialize import load_model, save_model
     from .trainer import Trainer, fit

@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 
 
 class StopTraining(Exception):
-    """Raised by a callback to end training after the current epoch (early stopping, pruning)."""
+    """Raised by a callback to end training after the current epoch (early stopping, pruning).
+
+    Raised from ``on_epoch_end``, it still lets the other callbacks see the epoch (so the
+    checkpoint of that epoch is written) before training ends.
+    """
 
 
 class Callback:
@@ -24,9 +28,17 @@ class Callback:
 
     order = 0
 
+    def setup(self, trainer: Trainer) -> None:
+        """Once, when the trainer is built and before a checkpoint is loaded into it: build what
+        depends on the optimizer or the data (a scheduler) here, so that a resume restores it."""
+
     def on_fit_start(self, trainer: Trainer) -> None: ...
 
     def on_epoch_start(self, trainer: Trainer) -> None: ...
+
+    def on_batch_end(self, trainer: Trainer) -> None:
+        """After each training step. Only callbacks that override it are called; keep it cheap
+        (no ``.item()``, no reading of tensors: the loop never waits for the device)."""
 
     def on_epoch_end(self, trainer: Trainer) -> None: ...
 

@@ -5,7 +5,10 @@ Heavy imports (torch) happen inside the commands, so ``mlpkit --help`` stays fas
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,8 +60,38 @@ def train(
     seed: Annotated[int | None, Flag()] = None,
     device: Annotated[str | None, Flag(help="auto, cpu, cuda, mps")] = None,
     out: Annotated[Path | None, Flag(help="the run folder (default runs/<data>)")] = None,
+    resume: Annotated[
+        Path | None, Flag(help="continue this run folder from its last checkpoint")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, Flag(help="also keep checkpoints/epoch-NNNN.pt every N epochs")
+    ] = None,
+    keep_last: Annotated[int | None, Flag(help="keep only the newest K epoch-NNNN.pt")] = None,
+    monitor: Annotated[
+        str | None, Flag(help="metric for best.pt, early stopping, plateau (val_loss)")
+    ] = None,
+    monitor_mode: Annotated[str | None, Flag(help="auto (from the name), min or max")] = None,
+    early_stopping: Annotated[int | None, Flag(help="stop after N epochs without gain")] = None,
+    min_delta: Annotated[float | None, Flag(help="least gain that counts")] = None,
+    restore_best: Annotated[bool | None, Flag("--restore-best/--no-restore-best")] = None,
+    scheduler: Annotated[str | None, Flag(help="step, cosine, onecycle or plateau")] = None,
+    step_size: Annotated[int | None, Flag(help="step: epochs between decays")] = None,
+    gamma: Annotated[float | None, Flag(help="step, plateau: decay factor")] = None,
+    max_lr: Annotated[float | None, Flag(help="onecycle: peak learning rate")] = None,
+    min_lr: Annotated[float | None, Flag(help="cosine, plateau: lowest learning rate")] = None,
+    scheduler_patience: Annotated[int | None, Flag(help="plateau: epochs to wait")] = None,
+    clip_grad_norm: Annotated[float | None, Flag(help="clip gradients to this norm")] = None,
+    skip_nonfinite: Annotated[
+        bool | None, Flag("--skip-nonfinite", help="skip batches with NaN/inf loss")
+    ] = None,
+    deterministic: Annotated[
+        bool | None, Flag("--deterministic", help="deterministic algorithms only")
+    ] = None,
 ) -> None:
-    """Train a model; with no arguments, an MLP on the built-in digits data."""
+    """Train a model; with no arguments, an MLP on the built-in digits data.
+
+    --resume RUN_DIR [--epochs TOTAL] continues a stopped run to TOTAL epochs.
+    """
     from .config import RunConfig, load_config, merge
 
     flags: dict[str, Any] = {
@@ -79,7 +112,26 @@ def train(
         "seed": seed,
         "device": device,
         "out": None if out is None else str(out),
+        "checkpoint_every": checkpoint_every,
+        "keep_last": keep_last,
+        "monitor": monitor,
+        "monitor_mode": monitor_mode,
+        "early_stopping": early_stopping,
+        "min_delta": min_delta,
+        "restore_best": restore_best,
+        "scheduler": scheduler,
+        "step_size": step_size,
+        "gamma": gamma,
+        "max_lr": max_lr,
+        "min_lr": min_lr,
+        "scheduler_patience": scheduler_patience,
+        "clip_grad_norm": clip_grad_norm,
+        "skip_nonfinite": skip_nonfinite,
+        "deterministic": deterministic,
     }
+    if resume is not None:
+        _resume(resume, config, flags)
+        return
     base = load_config(config) if config is not None else RunConfig()
     if config is not None and out is None:
         base.out = None  # a rerun gets a folder of its own
@@ -88,9 +140,48 @@ def train(
     from .console import ProgressBar, console, summary_table
     from .run import train_run
 
-    result = train_run(run_config, callbacks=[ProgressBar()])
+    bar = ProgressBar()
+    with _interruptible(bar):
+        result = train_run(run_config, callbacks=[bar])
     console.print(summary_table(result))
     typer.echo(str(result.run_dir))
+
+
+def _resume(run_dir: Path, config: Path | None, flags: dict[str, Any]) -> None:
+    from .console import ProgressBar, console, summary_table
+    from .errors import ConfigError
+    from .resume import resume_run
+
+    others = sorted(k for k, v in flags.items() if v is not None and k != "epochs")
+    if config is not None or others:
+        given = ", ".join(["a config file"] * (config is not None) + [f"--{k}" for k in others])
+        raise ConfigError(
+            f"--resume continues a run with the settings it was started with, so {given} "
+            "cannot be given with it; only --epochs can (the new total)"
+        )
+    bar = ProgressBar()
+    with _interruptible(bar):
+        result = resume_run(run_dir, epochs=flags["epochs"], callbacks=[bar])
+    console.print(summary_table(result))
+    typer.echo(str(result.run_dir))
+
+
+@contextmanager
+def _interruptible(bar) -> Iterator[None]:
+    """On SIGINT / SIGTERM: say what was saved and how to resume, exit with 130 / 143."""
+    from .interrupt import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as stop:
+        bar.progress.stop()
+        typer.echo(f"{stop}", err=True)
+        if stop.run_dir is not None:
+            command = f"mlpkit train --resume {shlex.quote(str(stop.run_dir))}"
+            typer.echo(f"resume with: {command}", err=True)
+        raise typer.Exit(stop.exit_code) from None
+    finally:
+        bar.progress.stop()
 
 
 @app.command()

@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -62,6 +69,22 @@ class OptimConfig(Section):
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="cross_entropy only")
     class_weights: Literal["balanced"] | list[float] | None = None
+    clip_grad_norm: float | None = Field(None, gt=0, description="largest gradient norm")
+    scheduler: str | None = Field(None, description="step, cosine, onecycle or plateau")
+    step_size: int = Field(10, ge=1, description="step: epochs between decays")
+    gamma: float = Field(0.1, gt=0, le=1, description="step, plateau: factor per decay")
+    max_lr: float | None = Field(None, gt=0, description="onecycle: peak (default: lr)")
+    min_lr: float = Field(0.0, ge=0, description="cosine, plateau: lowest learning rate")
+    scheduler_patience: int = Field(10, ge=0, description="plateau: epochs without improvement")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, name: str | None) -> str | None:
+        from .schedulers import SCHEDULERS
+
+        if name is not None:
+            SCHEDULERS.get(name)
+        return name
 
     @field_validator("loss")
     @classmethod
@@ -88,6 +111,21 @@ class TrainConfig(Section):
     device: str = "auto"
     metrics: list[str] | None = Field(None, description="default: by task")
     step: Literal["auto", "fused", "autograd"] = "auto"
+    checkpoint_every: int | None = Field(None, ge=1, description="keep epoch-NNNN.pt every N")
+    keep_last: int | None = Field(None, ge=1, description="keep the newest K epoch-NNNN.pt")
+    monitor: str | None = Field(None, description="for best.pt, early stopping, plateau")
+    monitor_mode: Literal["auto", "min", "max"] = "auto"
+    early_stopping: int | None = Field(None, ge=1, description="patience in epochs")
+    min_delta: float = Field(0.0, ge=0, description="early stopping: least improvement")
+    restore_best: bool = Field(True, description="early stopping: end with the best weights")
+    deterministic: bool = False
+    skip_nonfinite: bool = Field(False, description="skip batches with a NaN/inf loss")
+
+    @model_validator(mode="after")
+    def _keep_last_needs_every(self) -> TrainConfig:
+        if self.keep_last is not None and self.checkpoint_every is None:
+            raise ValueError("keep_last prunes epoch-NNNN.pt files; set checkpoint_every too")
+        return self
 
 
 class RunConfig(Section):

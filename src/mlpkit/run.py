@@ -2,7 +2,8 @@
 
 The run folder holds ``config.toml`` (the resolved config; ``mlpkit train`` on it reruns the
 run), ``history.csv``, ``metrics.json`` (test metrics), ``model.safetensors`` + ``model.json`` and
-``checkpoints/last.pt``.
+``checkpoints/`` (``last.pt``, ``best.pt``, ``epoch-NNNN.pt``); ``mlpkit.resume.resume_run``
+continues a run from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .data.source import LoadedData
 from .data.split import split_indices
 from .errors import DataError
 from .evaluation import evaluate
+from .interrupt import TrainingInterrupted
 from .models import MLP
 from .seeding import seed_everything
 from .serialize import load_model, save_model
@@ -118,14 +120,17 @@ def new_run_dir(config: RunConfig, data: LoadedData) -> Path:
     return candidate
 
 
-def train_run(config: RunConfig, callbacks: Iterable[Callback] = ()) -> RunResult:
-    """Train as ``config`` says and write the run folder.
+def train_run(
+    config: RunConfig,
+    callbacks: Iterable[Callback] = (),
+    resume_from: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train as ``config`` says and write the run folder (``resume_from``: see ``resume_run``).
 
     >>> result = train_run(RunConfig())  # doctest: +SKIP
     >>> result.test_metrics["accuracy"]
     """
     from .losses import make_loss
-    from .trainer import fit
 
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
@@ -139,11 +144,33 @@ def train_run(config: RunConfig, callbacks: Iterable[Callback] = ()) -> RunResul
     config.out = str(run_dir)
     # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
     _write_text(run_dir / "config.toml", config.to_toml())
+    train = config.train
     checkpoint = Checkpoint(
-        run_dir / "checkpoints" / "last.pt",
+        run_dir / "checkpoints",
+        every=train.checkpoint_every,
+        keep_last=train.keep_last,
+        monitor=train.monitor,
+        mode=train.monitor_mode,
         extra={"config": config.model_dump(mode="json"), "architecture": model.arguments()},
     )
-    history = fit(
+    try:
+        history = _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from)
+    except TrainingInterrupted as stop:
+        stop.run_dir = run_dir
+        raise
+    test_metrics: dict[str, float] = {}
+    if prepared.test is not None:
+        test_metrics = evaluate(model, prepared.test, config.train.metrics or [], loss=loss)
+    history.to_csv(run_dir / "history.csv", index=False)
+    _write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
+    save_model(run_dir, model, _model_metadata(config, prepared))
+    return RunResult(run_dir, history, test_metrics, model, config)
+
+
+def _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from) -> pd.DataFrame:
+    from .trainer import fit
+
+    return fit(
         model,
         loss,
         prepared.train,
@@ -158,16 +185,46 @@ def train_run(config: RunConfig, callbacks: Iterable[Callback] = ()) -> RunResul
         device=config.train.device,
         seed=config.train.seed,
         checkpoint=checkpoint,
-        callbacks=callbacks,
+        callbacks=[*training_controls(config), *callbacks],
         step=config.train.step,
+        clip_grad_norm=config.optim.clip_grad_norm,
+        skip_nonfinite=config.train.skip_nonfinite,
+        deterministic=config.train.deterministic,
+        resume_from=resume_from,
     )
-    test_metrics: dict[str, float] = {}
-    if prepared.test is not None:
-        test_metrics = evaluate(model, prepared.test, config.train.metrics or [], loss=loss)
-    history.to_csv(run_dir / "history.csv", index=False)
-    _write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
-    save_model(run_dir, model, _model_metadata(config, prepared))
-    return RunResult(run_dir, history, test_metrics, model, config)
+
+
+def training_controls(config: RunConfig) -> list[Callback]:
+    """The scheduler and early stopping a config asks for, as callbacks."""
+    from .early_stopping import EarlyStopping
+    from .schedulers import LRScheduler
+
+    optim, train = config.optim, config.train
+    controls: list[Callback] = []
+    if optim.scheduler is not None:
+        controls.append(
+            LRScheduler(
+                optim.scheduler,
+                monitor=train.monitor,
+                mode=train.monitor_mode,
+                step_size=optim.step_size,
+                gamma=optim.gamma,
+                max_lr=optim.max_lr,
+                min_lr=optim.min_lr,
+                patience=optim.scheduler_patience,
+            )
+        )
+    if train.early_stopping is not None:
+        controls.append(
+            EarlyStopping(
+                train.early_stopping,
+                monitor=train.monitor,
+                mode=train.monitor_mode,
+                min_delta=train.min_delta,
+                restore_best=train.restore_best,
+            )
+        )
+    return controls
 
 
 def _loss_options(config: RunConfig, y_train: np.ndarray) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Saved models: weights in safetensors, everything else in a JSON file beside them.
 
 ``model.json`` holds the architecture, preprocessing statistics, class names, task and the
-mlpkit and torch versions, so ``load_model`` rebuilds the model without any pickled code.
+mlpkit and torch versions, so ``load_model`` rebuilds the model without any pickled code. It also
+holds the SHA-256 of the weights file: safetensors has no checksum of its own, and a damaged
+file must be refused rather than loaded with wrong weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -28,13 +31,15 @@ def save_model(folder: str | Path, model: MLP, metadata: dict[str, Any]) -> None
 
     folder = Path(folder)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = save(state)
     document = {
         "format": "mlpkit-model/1",
         "architecture": {"type": "MLP", **model.arguments()},
         **metadata,
         "versions": {"mlpkit": __version__, "torch": torch.__version__},
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    atomic_write(folder / WEIGHTS, lambda f: f.write(save(state)))
+    atomic_write(folder / WEIGHTS, lambda f: f.write(weights))
     text = json.dumps(document, indent=2, default=_plain)
     atomic_write(folder / METADATA, lambda f: f.write(text.encode()))
 
@@ -64,6 +69,12 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     if architecture.pop("type", None) != "MLP":
         raise CheckpointError(f"{metadata_path} does not describe an mlpkit MLP")
     model = MLP(**architecture)
+    expected = metadata.get("weights_sha256")
+    if expected is not None and _sha256(weights) != expected:
+        raise CheckpointError(
+            f"{weights} is corrupted (its SHA-256 differs from the one in {METADATA}); "
+            "restore it from a backup or retrain the run"
+        )
     try:
         state = load_file(weights, device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -72,6 +83,14 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
         ) from None
     load_model_state(model, state, source=str(weights))
     return model.to(device).eval(), metadata
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:

@@ -26,7 +26,12 @@ def call_model(model: nn.Module, inputs: Batch) -> Any:
 
 
 class AutogradStep:
-    """forward, loss, backward, optional gradient clipping, optimizer update."""
+    """forward, loss, backward, optional gradient clipping, optimizer update.
+
+    With ``skip_nonfinite``, a batch whose loss or gradients are NaN or infinite changes
+    nothing (no update, no optimizer state) and is reported with a NaN loss. Checking costs one
+    wait for the device per step, so it is only done when asked for.
+    """
 
     name = "autograd"
 
@@ -36,21 +41,31 @@ class AutogradStep:
         loss_fn: Callable[[Any, Any], torch.Tensor],
         optimizer: torch.optim.Optimizer,
         clip_grad_norm: float | None = None,
+        skip_nonfinite: bool = False,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.clip_grad_norm = clip_grad_norm
+        self.skip_nonfinite = skip_nonfinite
 
     def train_batch(self, inputs: Batch, targets: Any) -> tuple[torch.Tensor, Any]:
         self.optimizer.zero_grad(set_to_none=True)
         outputs = call_model(self.model, inputs)
         loss = self.loss_fn(outputs, targets)
         loss.backward()
+        if self.skip_nonfinite and not self._finite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return torch.full_like(loss.detach(), float("nan")), _detach(outputs)
         if self.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
         return loss.detach(), _detach(outputs)
+
+    def _finite(self, loss: torch.Tensor) -> bool:
+        checks = [loss.detach().isfinite().all()]
+        checks += [p.grad.isfinite().all() for p in self.model.parameters() if p.grad is not None]
+        return bool(torch.stack(checks).all())
 
 
 def _detach(outputs: Any) -> Any:

@@ -22,19 +22,33 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import EVAL_BATCH_SIZE, infer
+from .interrupt import TrainingInterrupted, catch_signals
 from .losses import resolve_loss
 from .metrics import Metric, compute_all, get_metrics, primary
 from .optim import make_optimizer
-from .seeding import random_states, restore_random_states, seed_everything
+from .seeding import (
+    deterministic_algorithms,
+    random_states,
+    restore_random_states,
+    seed_everything,
+)
 from .step import AutogradStep, call_model
 
 log = logging.getLogger(__name__)
 
 
-def choose_step(model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=None):
+def choose_step(
+    model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=None, skip_nonfinite=False
+):
     """The fused fast path where it applies (or is asked for), else the autograd step."""
     if step not in ("auto", "fused", "autograd"):
         raise ConfigError(f"unknown step {step!r}; use auto, fused or autograd")
+    if skip_nonfinite:
+        # Skipping a batch means checking its loss and gradients before the update.
+        if step == "fused":
+            raise ConfigError("the fused step cannot skip non-finite batches; use step='auto'")
+        log.info("using the autograd step: skip_nonfinite checks each batch before its update")
+        step = "autograd"
     if step != "autograd":
         try:
             from .fused import FusedMLPStep
@@ -50,7 +64,9 @@ def choose_step(model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=No
         if step == "fused":
             raise ConfigError(f"the fused step cannot train this model: {reason}; use step='auto'")
         log.info("using the autograd step: %s", reason)
-    return AutogradStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
+    return AutogradStep(
+        model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm, skip_nonfinite=skip_nonfinite
+    )
 
 
 class Trainer:
@@ -83,22 +99,33 @@ class Trainer:
         self.skip_nonfinite = skip_nonfinite
         self.history = History()
         self.callbacks = sorted([self.history, *callbacks], key=lambda c: c.order)
-        self.step = choose_step(model, loss_fn, optimizer, step, clip_grad_norm)
+        self.step = choose_step(model, loss_fn, optimizer, step, clip_grad_norm, skip_nonfinite)
         self.epoch = 0  # epochs completed
+        self.batch = 0  # steps completed in the current epoch
         self.total_time = 0.0
         self.row: dict[str, Any] = {}
         self.stop_reason: str | None = None
+        self.signal: int | None = None  # SIGINT / SIGTERM received during fit
+        # Only the callbacks that use the per-step event are called after each step.
+        self._batch_callbacks = [
+            c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end
+        ]
+        self._fire("setup")
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self):
-        self._fire("on_fit_start")
-        try:
-            while self.epoch < self.epochs:
-                self._epoch()
-        except StopTraining as stop:
-            self.stop_reason = str(stop) or "stopped by a callback"
-            log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
-        self._fire("on_fit_end")
+        """Train up to ``epochs``; on SIGINT / SIGTERM raise ``TrainingInterrupted`` (see
+        ``mlpkit.interrupt``) after the current step."""
+        with catch_signals(self._request_stop):
+            self._fire("on_fit_start")
+            try:
+                while self.epoch < self.epochs:
+                    self._stop_if_interrupted()
+                    self._epoch()
+            except StopTraining as stop:
+                self.stop_reason = str(stop) or "stopped by a callback"
+                log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
+            self._fire("on_fit_end")
         frame = self.history.frame()
         frame.attrs.update(step=self.step.name, device=str(self.device), stopped=self.stop_reason)
         return frame
@@ -106,6 +133,7 @@ class Trainer:
     def _epoch(self) -> None:
         self._fire("on_epoch_start")
         train = self._train()
+        self._check_finite_weights()
         val = self._validate() if self.val_batches is not None else {}
         self.epoch += 1
         # Column order: epoch, total_time, losses, then train and validation metrics.
@@ -128,6 +156,10 @@ class Trainer:
             if self.metrics:
                 outputs.append(primary(out))
                 targets.append(primary(target))
+            self.batch = index + 1
+            for callback in self._batch_callbacks:
+                callback.on_batch_end(self)
+            self._stop_if_interrupted()
         losses = step_losses.cpu()
         self.total_time += time.perf_counter() - started
         finite = torch.isfinite(losses)
@@ -136,11 +168,27 @@ class Trainer:
             if not self.skip_nonfinite:
                 raise TrainingError(
                     f"the loss became {losses[bad_step - 1].item()} at epoch {self.epoch + 1}, "
-                    f"step {bad_step}; lower the learning rate, scale the inputs, or clip "
-                    "gradients (the last checkpoint holds the last good weights)"
+                    f"step {bad_step}; lower the learning rate, scale the inputs, clip "
+                    "gradients or skip such batches (--skip-nonfinite); the last checkpoint "
+                    "holds the last good weights"
+                )
+            if not bool(finite.any()):
+                raise TrainingError(
+                    f"every batch of epoch {self.epoch + 1} had a non-finite loss or gradients "
+                    "and was skipped; lower the learning rate or scale the inputs"
                 )
         sizes = sizes.cpu()
-        row = {"train_loss": float((losses * sizes)[finite].sum() / sizes[finite].sum())}
+        row: dict[str, Any] = {
+            "train_loss": float((losses * sizes)[finite].sum() / sizes[finite].sum())
+        }
+        if self.skip_nonfinite:
+            row["skipped_batches"] = int((~finite).sum())
+            if row["skipped_batches"]:
+                log.warning(
+                    "skipped %d batches with a non-finite loss or gradients in epoch %d",
+                    row["skipped_batches"],
+                    self.epoch + 1,
+                )
         if self.metrics:
             scores = compute_all(self.metrics, torch.cat(outputs), torch.cat(targets))
             row.update({f"train_{k}": v for k, v in scores.items()})
@@ -153,9 +201,42 @@ class Trainer:
         row.update({f"val_{k}": v for k, v in scores.items()})
         return row
 
+    def _check_finite_weights(self) -> None:
+        # A step can overflow the weights with a finite loss; one check per epoch keeps such
+        # weights out of the checkpoint.
+        tensors = [t for t in self.model.state_dict().values() if torch.is_floating_point(t)]
+        if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+            raise TrainingError(
+                f"the weights became NaN or infinite in epoch {self.epoch + 1}; lower the "
+                "learning rate or clip gradients (--clip-grad-norm); the last checkpoint holds "
+                "the last good weights"
+            )
+
     def _fire(self, event: str) -> None:
+        # A callback stopping training does not keep the others from seeing the event: the
+        # checkpoint of the last epoch is still written.
+        stop = None
         for callback in self.callbacks:
-            getattr(callback, event)(self)
+            try:
+                getattr(callback, event)(self)
+            except StopTraining as exc:
+                stop = stop or exc
+        if stop is not None:
+            raise stop
+
+    def _request_stop(self, signum: int) -> None:
+        self.signal = signum
+
+    def _stop_if_interrupted(self) -> None:
+        if self.signal is not None:
+            checkpoints = [c.last_path for c in self.callbacks if isinstance(c, Checkpoint)]
+            raise TrainingInterrupted(self.signal, self.epoch, next(iter(checkpoints), None))
+
+    def columns(self) -> list[str]:
+        """The history's loss and metric columns, known before training (for monitors)."""
+        parts = ["train"] if self.val_batches is None else ["train", "val"]
+        names = ["loss", *(m.name for m in self.metrics)]
+        return [f"{part}_{name}" for part in parts for name in names]
 
     # -- checkpoint state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -207,7 +288,8 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: s
 def _versions() -> dict[str, str]:
     from . import __version__
 
-    return {"mlpkit": __version__, "torch": torch.__version__}
+    # str(): torch.__version__ is a str subclass, which a weights_only load refuses.
+    return {"mlpkit": __version__, "torch": str(torch.__version__)}
 
 
 def _check_model_fits_data(model: nn.Module, batches) -> None:
@@ -256,12 +338,13 @@ def fit(
     checkpoint: str | Path | Checkpoint | None = None,
     callbacks: Iterable[Callback] = (),
     loss_weights: Any = None,
-    resume_from: str | Path | None = None,
+    resume_from: str | Path | dict[str, Any] | None = None,
     step: str = "auto",
     clip_grad_norm: float | None = None,
     skip_nonfinite: bool = False,
     drop_last: bool = False,
     num_workers: int = 0,
+    deterministic: bool = False,
 ):
     """Train ``model`` and return the history: a DataFrame with one row per epoch.
 
@@ -270,6 +353,12 @@ def fit(
     ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
     dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
     with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+
+    ``checkpoint`` is a folder (or a ``Checkpoint``): ``last.pt`` is written there after every
+    epoch. ``resume_from`` (a checkpoint file, a folder, or a loaded checkpoint) continues that
+    run up to ``epochs`` in total, exactly as if it had not stopped, given the same arguments.
+    ``deterministic`` makes torch use deterministic algorithms only. SIGINT / SIGTERM stop
+    training after the current step with ``TrainingInterrupted``.
 
     >>> model = mlpkit.MLP(4, [16], 3)  # doctest: +SKIP
     >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=5, lr=0.1, metrics=["accuracy"])
@@ -320,6 +409,15 @@ def fit(
         skip_nonfinite=skip_nonfinite,
     )
     if resume_from is not None:
-        trainer.load_state_dict(load_checkpoint(resume_from, map_location=device))
-        log.info("resumed from %s after epoch %d", resume_from, trainer.epoch)
-    return trainer.fit()
+        state = resume_from
+        if not isinstance(state, dict):
+            # On the CPU: random states must stay there; load_state_dict moves the rest.
+            state = load_checkpoint(resume_from, map_location="cpu")
+        trainer.load_state_dict(state)
+        if trainer.epoch > epochs:
+            raise ConfigError(
+                f"the checkpoint has {trainer.epoch} epochs done; ask for epochs >= {trainer.epoch}"
+            )
+        log.info("resumed after epoch %d", trainer.epoch)
+    with deterministic_algorithms(deterministic):
+        return trainer.fit()

@@ -1,0 +1,187 @@
+"""SIGINT and SIGTERM during training: stop at a step boundary, keep the last complete epoch in
+``last.pt``, exit 130 / 143 with the resume command, and resume to the run that would have been."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mlpkit import MLP, TrainingInterrupted, fit, load_checkpoint, load_model
+from mlpkit.callbacks import Callback
+from mlpkit.config import build_config
+from mlpkit.errors import TrainingError
+from mlpkit.run import train_run
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ENV = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny models train fastest on one thread, and the command runs below use one as well.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def classes(n=96, features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    X = rng.normal(size=(n, features)).astype(np.float32)
+    X[np.arange(n), y] += 2.0
+    return X, y.astype(np.int64)
+
+
+class SendSignal(Callback):
+    """Sends this process ``signum`` (``times`` times) after a step of epoch ``epoch + 1``."""
+
+    def __init__(self, signum: int, epoch: int, batch: int, times: int = 1) -> None:
+        self.signum, self.epoch, self.batch, self.times = signum, epoch, batch, times
+
+    def on_batch_end(self, trainer) -> None:
+        if trainer.epoch == self.epoch and trainer.batch == self.batch:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.signum)
+
+
+def train(folder, epochs=5, callbacks=(), resume=False, data=None):
+    torch.manual_seed(0 if not resume else 99)
+    model = MLP(6, [16], 3, dropout=0.2)
+    history = fit(
+        model,
+        "cross_entropy",
+        data or classes(),
+        classes(seed=1),
+        epochs=epochs,
+        batch_size=16,
+        lr=0.05,
+        momentum=0.9,
+        checkpoint=folder,
+        callbacks=callbacks,
+        resume_from=folder if resume else None,
+    )
+    return model, history
+
+
+@pytest.mark.parametrize(
+    ("signum", "epoch"), [(signal.SIGINT, 2), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_stops_at_a_step_keeps_the_last_epoch_and_resumes_exactly(tmp_path, signum, epoch):
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(TrainingInterrupted) as info:
+        train(tmp_path / "b", callbacks=[SendSignal(signum, epoch=epoch, batch=3)])
+    stop = info.value
+    assert stop.exit_code == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
+    assert stop.epoch == epoch
+    assert stop.checkpoint == tmp_path / "b" / "last.pt"
+    assert f"{signal.Signals(signum).name} after {epoch} complete epochs" in str(stop)
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # restored after fit
+    state = load_checkpoint(tmp_path / "b")
+    assert state["epoch"] == epoch  # the interrupted epoch's partial work is not saved
+    assert len(state["callbacks"]["History"]["rows"]) == epoch
+
+    model, history = train(tmp_path / "b", resume=True)
+    one_model, one_history = train(tmp_path / "a")
+    for a, b in zip(one_model.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert history["epoch"].tolist() == [1, 2, 3, 4, 5]
+    columns = [c for c in history.columns if c != "total_time"]
+    pd.testing.assert_frame_equal(history[columns], one_history[columns], check_exact=True)
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    with pytest.raises(KeyboardInterrupt) as info:
+        train(tmp_path, callbacks=[SendSignal(signal.SIGINT, epoch=1, batch=2, times=2)])
+    assert not isinstance(info.value, TrainingInterrupted)  # Python's own, mid-step
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert load_checkpoint(tmp_path)["epoch"] == 1
+
+
+def test_handlers_are_restored_when_training_fails(tmp_path):
+    X, y = classes()
+    X[3, 0] = np.nan
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingError):
+        train(tmp_path, data=(X, y))
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_fit_outside_the_main_thread_trains_and_leaves_handlers_alone(tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(train(tmp_path, epochs=2)))
+    worker.start()
+    worker.join()
+    assert len(results[0][1]) == 2
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+ARGS = "--data iris --hidden 16 --batch-size 8 --epochs 60 --dropout 0.2 --lr 0.01 --seed 3"
+
+
+def test_ctrl_c_in_the_command_then_the_printed_resume_command_finishes_the_run(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mlpkit", "train", *ARGS.split(), "--out", "run"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_epoch(tmp_path / "run" / "checkpoints" / "last.pt", 2, child)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    stopped = load_checkpoint(tmp_path / "run")["epoch"]
+    assert 2 <= stopped < 60
+    assert f"run/checkpoints/last.pt holds epoch {stopped}" in err
+    command = shlex.split(err.strip().splitlines()[-1].removeprefix("resume with: "))
+    assert command == ["mlpkit", "train", "--resume", "run"]
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", *command], cwd=tmp_path, env=ENV, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert history["epoch"].tolist() == list(range(1, 61))  # every epoch, once
+
+    config = build_config({**_flags(ARGS), "out": str(tmp_path / "one-go")})
+    one_go = train_run(config)
+    model, _ = load_model(tmp_path / "run")
+    for a, b in zip(one_go.model.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    columns = [c for c in history.columns if c != "total_time"]
+    expected = pd.read_csv(tmp_path / "one-go" / "history.csv")
+    pd.testing.assert_frame_equal(history[columns], expected[columns], check_exact=True)
+
+
+def _wait_for_epoch(path: Path, epoch: int, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if path.exists() and load_checkpoint(path)["epoch"] >= epoch:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"training never reached epoch {epoch}: {child.communicate()[1]}")
+
+
+def _flags(args: str) -> dict:
+    words = args.split()
+    values = dict(zip(words[::2], words[1::2], strict=True))
+    flags = {k.removeprefix("--").replace("-", "_"): v for k, v in values.items()}
+    flags["hidden"] = [int(flags["hidden"])]
+    return flags
