@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from .errors import DataError
 
@@ -168,11 +175,15 @@ def make_batches(
     seed: int = 0,
     drop_last: bool = False,
     num_workers: int = 0,
+    persistent_workers: bool | None = None,
 ) -> TensorBatcher | LoaderBatches:
     """Batches from a ``DataLoader``, a ``Dataset`` or ``(X, y)`` arrays / tensors.
 
     ``X`` may be one array, a tuple of arrays (positional inputs) or a dict of arrays (keyword
-    inputs); ``y`` may be a tuple or dict for a model with several outputs.
+    inputs); ``y`` may be a tuple or dict for a model with several outputs. A ``Dataset``
+    streams through a ``DataLoader`` with ``num_workers`` processes (kept alive across epochs
+    unless ``persistent_workers=False``); a dataset with ``batched = True`` gets whole batches
+    of indices per ``__getitem__``.
     """
     if batch_size < 1:
         raise DataError(f"batch_size must be at least 1, got {batch_size}")
@@ -182,15 +193,23 @@ def make_batches(
         *inputs, targets = data.tensors
         data = (inputs[0] if len(inputs) == 1 else tuple(inputs), targets)
     if isinstance(data, Dataset):
-        loader = DataLoader(
-            data,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            num_workers=num_workers,
-            generator=torch.Generator().manual_seed(seed),
-            pin_memory=torch.device(device).type == "cuda",
-        )
+        cuda = torch.device(device).type == "cuda"
+        generator = torch.Generator().manual_seed(seed)
+        options: dict[str, Any] = {
+            "num_workers": num_workers,
+            "persistent_workers": num_workers > 0 and persistent_workers is not False,
+            "pin_memory": cuda,  # page-locked batches can be copied with non_blocking=True
+            "generator": generator,
+        }
+        if getattr(data, "batched", False):
+            # The dataset reads a whole batch per __getitem__ (e.g. rows of a memory map).
+            order = RandomSampler(data, generator=generator) if shuffle else SequentialSampler(data)
+            sampler = BatchSampler(order, batch_size, drop_last=drop_last)
+            loader = DataLoader(data, sampler=sampler, batch_size=None, **options)
+        else:
+            loader = DataLoader(
+                data, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **options
+            )
         return LoaderBatches(loader, device)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         inputs, targets = data

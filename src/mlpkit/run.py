@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,11 @@ from .callbacks import Callback
 from .checkpoint import Checkpoint, atomic_write
 from .config import RunConfig
 from .data.loading import load_data
-from .data.preprocess import Standardizer
-from .data.source import LoadedData
+from .data.preprocess import Preprocessor, Standardizer
+from .data.source import Features, LoadedData
 from .data.split import split_indices
-from .errors import DataError
+from .data.target import TargetScaler
+from .errors import ConfigError, DataError
 from .evaluation import evaluate
 from .models import MLP
 from .seeding import seed_everything
@@ -38,13 +40,29 @@ DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
 
 @dataclass
 class PreparedData:
-    """A data set split and scaled, ready for ``fit``."""
+    """A data set split and preprocessed, ready for ``fit``.
+
+    Each part is ``(inputs, targets)`` arrays (inputs a dict with named input groups), or an
+    ``ArrayRows`` dataset that reads and preprocesses batches of a memory-mapped file.
+    """
 
     source: LoadedData
-    scaler: Standardizer
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray] | None
-    test: tuple[np.ndarray, np.ndarray] | None
+    preprocessor: Preprocessor
+    train: Any
+    val: Any | None
+    test: Any | None
+    y_train: np.ndarray
+    target_scaler: TargetScaler | None = None
+    groups: dict[str, np.ndarray] | None = None
+
+    @property
+    def scaler(self) -> Standardizer:
+        return self.preprocessor.scaler_
+
+    @property
+    def n_inputs(self) -> int:
+        """Model inputs per sample after preprocessing (one-hot encoding widens tables)."""
+        return self.preprocessor.n_outputs_
 
 
 @dataclass
@@ -60,28 +78,114 @@ class RunResult:
         return str(self.history.attrs.get("step", "autograd"))
 
 
-def prepare_data(config: RunConfig) -> PreparedData:
-    """Load, split (seeded) and standardise on the training part only."""
-    data = load_data(config.data)
-    parts = split_indices(
-        data, config.data.val_fraction, config.data.test_fraction, seed=config.train.seed
-    )
-    X_train = data.X[parts.train]
-    scaler = (
-        Standardizer.fit(X_train)
-        if config.data.scale_features
-        else Standardizer.identity(data.n_features)
-    )
+def prepare_data(
+    config: RunConfig,
+    preprocessor: Preprocessor | None = None,
+    target_scaler: TargetScaler | None = None,
+) -> PreparedData:
+    """Load, split (seeded), and fit the preprocessing on the training part only.
 
-    def part(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        return (scaler.transform(X), y) if len(X) else None
+    A fitted ``preprocessor`` (and ``target_scaler``), e.g. a saved model's, is used as is.
+    Every check of the data happens here, before a run writes anything.
+    """
+    from .data.encode import check_missing
+    from .data.groups import group_indices
 
-    test = data.test if data.test is not None else (data.X[parts.test], data.y[parts.test])
-    train = part(X_train, data.y[parts.train])
-    assert train is not None
-    return PreparedData(
-        data, scaler, train, part(data.X[parts.val], data.y[parts.val]), part(*test)
+    settings = config.data
+    data = load_data(settings)
+    if settings.scale_target and data.task != "regression":
+        raise ConfigError(f"scale_target is for regression, but {data.name} is classification")
+    parts = split_indices(data, settings.val_fraction, settings.test_fraction, config.train.seed)
+    if settings.impute is None and preprocessor is None:
+        # Over whole files, so that the counts are the ones a user sees in them.
+        for raw, where in _raw_parts(data, settings):
+            check_missing(raw, where, data.feature_names)
+    if preprocessor is None:
+        preprocessor = Preprocessor(
+            settings.impute, settings.unknown_category, standardize=settings.scale_features
+        ).fit(data.X, parts.train, names=data.feature_names, source=f"{data.name} (training part)")
+    groups = None
+    if settings.groups:
+        groups = group_indices(
+            settings.groups, preprocessor.output_columns_, preprocessor.output_names_
+        )
+    y_train = data.y[parts.train]
+    if settings.scale_target and target_scaler is None:
+        target_scaler = TargetScaler.fit(y_train)
+    inputs = ModelInputs(preprocessor, groups)
+    stream = _should_stream(settings.stream, data.X)
+
+    def part(raw: Features, y: np.ndarray, rows: np.ndarray | None, where: str) -> Any:
+        if rows is not None and len(rows) == 0:
+            return None
+        if target_scaler is not None:
+            y = target_scaler.transform(y)
+        if stream and isinstance(raw, np.ndarray):
+            from .data.stream import ArrayRows
+
+            return ArrayRows(raw, y, rows, transform=ModelInputs(preprocessor, groups, where))
+        if rows is not None:
+            raw, y = (raw.iloc[rows] if isinstance(raw, pd.DataFrame) else raw[rows]), y[rows]
+        return inputs(raw, where), y
+
+    name = data.name
+    train = part(data.X, data.y, parts.train, f"{name} (training part)")
+    val = (
+        part(*data.val, None, settings.val or f"{name} (validation part)")
+        if data.val is not None
+        else part(data.X, data.y, parts.val, f"{name} (validation part)")
     )
+    test = (
+        part(*data.test, None, settings.test or f"{name} (test part)")
+        if data.test is not None
+        else part(data.X, data.y, parts.test, f"{name} (test part)")
+    )
+    return PreparedData(data, preprocessor, train, val, test, y_train, target_scaler, groups)
+
+
+class ModelInputs:
+    """Raw features to what the model takes: the preprocessed matrix, or a dict of named input
+    groups. A class rather than a closure, so that DataLoader workers can receive it."""
+
+    def __init__(
+        self,
+        preprocessor: Preprocessor,
+        groups: dict[str, np.ndarray] | None = None,
+        source: str = "the data",
+    ) -> None:
+        self.preprocessor = preprocessor
+        self.groups = groups
+        self.source = source
+
+    def __call__(self, raw: Features, source: str | None = None) -> Any:
+        from .data.groups import split_groups
+
+        X = self.preprocessor.transform(raw, source or self.source)
+        return X if self.groups is None else split_groups(X, self.groups)
+
+
+def _raw_parts(data: LoadedData, settings: Any) -> list[tuple[Features, str]]:
+    found = [(data.X, str(settings.name))]
+    for part, path in ((data.val, settings.val), (data.test, settings.test)):
+        if part is not None:
+            found.append((part[0], str(path or f"{data.name} (official test split)")))
+    return found
+
+
+def _should_stream(setting: bool | None, X: Features) -> bool:
+    """Stream when asked, or by default when a memory-mapped array would not fit in memory."""
+    if not isinstance(X, np.ndarray):
+        return False  # a table is in memory already
+    if setting is not None:
+        return setting
+    if not isinstance(X, np.memmap):
+        return False
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return False
+    # As float32 inputs, with room left for the model, the batches and the original.
+    return X.shape[0] * int(np.prod(X.shape[1:])) * 4 > available // 2
 
 
 def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
@@ -95,9 +199,10 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     return resolved
 
 
-def build_model(config: RunConfig, data: LoadedData) -> MLP:
+def build_model(config: RunConfig, data: LoadedData, n_inputs: int | None = None) -> MLP:
+    """The MLP a config describes, for ``n_inputs`` preprocessed features (default: raw)."""
     return MLP(
-        data.n_features,
+        data.n_features if n_inputs is None else n_inputs,
         config.model.hidden,
         data.n_outputs,
         activation=config.model.activation,
@@ -127,14 +232,21 @@ def train_run(config: RunConfig, callbacks: Iterable[Callback] = ()) -> RunResul
     from .losses import make_loss
     from .trainer import fit
 
+    if config.data.groups:
+        raise ConfigError(
+            "input groups feed a model that takes named inputs, and mlpkit train builds an MLP "
+            "that takes one; use the Python API: prepared = prepare_data(config), then "
+            "fit(your_model, loss, prepared.train, prepared.val)"
+        )
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
     config = resolve(config, prepared.source)
-    model = build_model(config, prepared.source)
+    model = build_model(config, prepared.source, prepared.n_inputs)
     loss = make_loss(
         config.optim.loss,
-        **_loss_options(config, prepared.train[1]),
+        **_loss_options(config, prepared.y_train),
     )
+    metrics = _metrics(config, prepared.target_scaler)
     run_dir = new_run_dir(config, prepared.source)
     config.out = str(run_dir)
     # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
@@ -154,20 +266,28 @@ def train_run(config: RunConfig, callbacks: Iterable[Callback] = ()) -> RunResul
         lr=config.optim.lr,
         momentum=config.optim.momentum,
         weight_decay=config.optim.weight_decay,
-        metrics=config.train.metrics or [],
+        metrics=metrics,
         device=config.train.device,
         seed=config.train.seed,
         checkpoint=checkpoint,
         callbacks=callbacks,
         step=config.train.step,
+        drop_last=config.train.drop_last,
+        num_workers=config.train.num_workers,
     )
     test_metrics: dict[str, float] = {}
     if prepared.test is not None:
-        test_metrics = evaluate(model, prepared.test, config.train.metrics or [], loss=loss)
+        test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
     history.to_csv(run_dir / "history.csv", index=False)
     _write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
     save_model(run_dir, model, _model_metadata(config, prepared))
     return RunResult(run_dir, history, test_metrics, model, config)
+
+
+def _metrics(config: RunConfig, target_scaler: TargetScaler | None) -> list[Any]:
+    """The run's metrics; with a scaled target, computed in the target's original units."""
+    names = config.train.metrics or []
+    return list(names) if target_scaler is None else target_scaler.metrics(names)
 
 
 def _loss_options(config: RunConfig, y_train: np.ndarray) -> dict[str, Any]:
@@ -185,12 +305,22 @@ def _model_metadata(config: RunConfig, prepared: PreparedData) -> dict[str, Any]
     return {
         "task": source.task,
         "data": source.name,
-        "target": config.data.target,
+        "target": config.data.target or source.target,
         "feature_names": source.feature_names,
         "class_names": source.class_names,
         "image_shape": source.image_shape,
-        "preprocessing": {"standardize": prepared.scaler.to_dict()},
+        "input_names": prepared.preprocessor.output_names_,
+        "preprocessing": {
+            **prepared.preprocessor.to_dict(),
+            "target": None if prepared.target_scaler is None else prepared.target_scaler.to_dict(),
+        },
     }
+
+
+def _saved_preprocessing(metadata: dict[str, Any]) -> tuple[Preprocessor, TargetScaler | None]:
+    state = metadata["preprocessing"]
+    target = state.get("target")
+    return Preprocessor.from_dict(state), None if target is None else TargetScaler.from_dict(target)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -210,43 +340,45 @@ def evaluate_run(
     run_dir = Path(run_dir)
     model, metadata = load_model(run_dir)
     config = load_config(run_dir / "config.toml")
+    preprocessor, target_scaler = _saved_preprocessing(metadata)
     if data is not None:
+        from .data.loading import select_features
+
         overrides: dict[str, Any] = {"data": data, "test_fraction": 0.0, "val_fraction": 0.0}
-        overrides["target"] = target or metadata.get("target")
-        loaded = load_data(merge(config, overrides).data)
-        scaler = Standardizer.from_dict(metadata["preprocessing"]["standardize"])
-        test = (scaler.transform(_select_features(loaded, metadata)), loaded.y)
+        overrides.update(val=None, test=None, target=target or metadata.get("target"))
+        loaded = load_data(merge(config, overrides).data, classes=metadata.get("class_names"))
+        raw = select_features(loaded.X, preprocessor, overrides["target"], loaded.name)
+        y = loaded.y if target_scaler is None else target_scaler.transform(loaded.y)
+        test = (ModelInputs(preprocessor)(raw, Path(data).name), y)
     else:
-        test = prepare_data(config).test
+        test = prepare_data(config, preprocessor, target_scaler).test
         if test is None:
             raise DataError(f"{run_dir} has no test split; evaluate it on a file with --data")
     loss = make_loss(config.optim.loss or DEFAULT_LOSS[metadata["task"]])
-    metrics = evaluate(model, test, config.train.metrics or [], loss=loss)
+    metrics = evaluate(model, test, _metrics(config, target_scaler), loss=loss)
     _write_text(run_dir / "evaluation.json", json.dumps(metrics, indent=2))
     return metrics
 
 
-def _select_features(loaded: LoadedData, metadata: dict[str, Any]) -> np.ndarray:
-    names = metadata.get("feature_names") or []
-    if loaded.feature_names and set(names) <= set(loaded.feature_names):
-        index = [loaded.feature_names.index(n) for n in names]
-        return loaded.X[:, index]
-    return loaded.X
-
-
 def predict_run(run_dir: str | Path, inputs: str | Path, top_k: int = 1) -> pd.DataFrame:
-    """Predictions of a finished run on a CSV / NPY / NPZ file of features."""
+    """Predictions of a finished run on a CSV / TSV / Parquet / NPY / NPZ file of features.
+
+    The file goes through the preprocessing saved with the model; regression values come back
+    in the target's original units.
+    """
     from .data.loading import read_features
     from .prediction import predict
 
     model, metadata = load_model(run_dir)
-    X = read_features(inputs, metadata.get("feature_names") or [], metadata.get("target"))
-    scaler = Standardizer.from_dict(metadata["preprocessing"]["standardize"])
+    preprocessor, target_scaler = _saved_preprocessing(metadata)
+    raw = read_features(inputs, preprocessor, metadata.get("target"))
     predictions = predict(
         model,
-        scaler.transform(X),
+        ModelInputs(preprocessor)(raw, Path(inputs).name),
         top_k=top_k,
         class_names=metadata.get("class_names"),
         task=metadata["task"],
     )
+    if target_scaler is not None and predictions.values is not None:
+        predictions.values = target_scaler.inverse_transform(predictions.values)
     return predictions.to_frame()

@@ -260,6 +260,7 @@ def fit(
     skip_nonfinite: bool = False,
     drop_last: bool = False,
     num_workers: int = 0,
+    persistent_workers: bool | None = None,
 ):
     """Train ``model`` and return the history: a DataFrame with one row per epoch.
 
@@ -268,6 +269,9 @@ def fit(
     ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
     dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
     with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+    A ``Dataset`` streams through a ``DataLoader`` with ``num_workers`` worker processes, kept
+    alive across epochs unless ``persistent_workers=False``; ``drop_last`` drops a last,
+    smaller training batch.
 
     >>> model = mlpkit.MLP(4, [16], 3)  # doctest: +SKIP
     >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=5, lr=0.1, metrics=["accuracy"])
@@ -292,15 +296,25 @@ def fit(
         seed=seed,
         drop_last=drop_last,
         num_workers=num_workers,
+        persistent_workers=persistent_workers,
     )
     val_batches = None
     if val is not None:
         val_size = max(batch_size, EVAL_BATCH_SIZE)
-        val_batches = make_batches(val, val_size, shuffle=False, device=device)
+        val_batches = make_batches(
+            val,
+            val_size,
+            shuffle=False,
+            device=device,
+            num_workers=num_workers,
+            persistent_workers=persistent_workers,
+        )
     _check_model_fits_data(model, train_batches)
     callbacks = list(callbacks)
     if checkpoint is not None:
-        callbacks.append(checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint))
+        callbacks.append(
+            checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+        )
     trainer = Trainer(
         model,
         loss_fn,
