@@ -100,10 +100,10 @@ def encode_target(
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(values):
             raise DataError(f"the target of {source} is text; use --task classification")
-        return values.to_numpy(dtype=np.float32), None, task
+        return values.to_numpy(dtype=np.float32, copy=True), None, task
     if classes is None:
         raw = sorted(values.unique(), key=lambda v: (str(type(v)), v))
-        classes = category_text(pd.Series(raw, dtype=object)).tolist()
+        classes = category_text(pd.Series(raw, dtype=values.dtype)).tolist()
         if len(classes) < 2:
             raise DataError(
                 f"the target of {source} has a single class ({classes[0]!r}); "
@@ -118,7 +118,7 @@ def encode_target(
             f"{int(unknown.sum())} row(s)) that is not one of the model's classes "
             f"({', '.join(list(classes)[:10])}); give data with those classes only"
         )
-    return codes.to_numpy(dtype=np.int64), list(classes), task
+    return codes.to_numpy(dtype=np.int64, copy=True), list(classes), task
 
 
 def _looks_continuous(values: pd.Series) -> bool:

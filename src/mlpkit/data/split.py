@@ -55,10 +55,10 @@ def split_indices(
     stratify = data.y if data.task == "classification" else None
     rows, test = np.arange(n), np.arange(0)
     if test_cut > 0:
-        rows, test = _cut(rows, stratify, test_cut, seed, train_test_split)
+        rows, test = _cut(rows, stratify, _count(test_cut, n), seed, train_test_split)
     val = np.arange(0)
     if val_cut > 0:
-        size: float | int = val_cut / (1.0 - test_cut)
+        size = _count(val_cut, n)
         customary = data.val_size if data.test is not None and val_fraction is None else None
         if customary and customary < len(rows):
             size = customary
@@ -71,6 +71,11 @@ def split_indices(
 
 def _or_default(fraction: float | None) -> float:
     return DEFAULT_FRACTION if fraction is None else fraction
+
+
+def _count(fraction: float, n: int) -> int:
+    # Whole counts of the whole data: 0.2 of 300 is 60, whatever was cut before.
+    return max(1, round(fraction * n))
 
 
 def _cut(rows, labels, size, seed, train_test_split):
