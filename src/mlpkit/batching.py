@@ -112,14 +112,38 @@ class TensorBatcher:
         return full if self.drop_last or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[tuple[Structure, Structure]]:
-        order = None
-        if self.shuffle:
-            order = torch.randperm(self.num_samples, generator=self.generator).to(self.device)
+        if not self.shuffle:  # slices are views: nothing is copied
+            for batch in range(len(self)):
+                rows = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+                yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
+            return
+        order = torch.randperm(self.num_samples, generator=self.generator)
+        # On the CPU, NumPy gathers each batch on the calling thread. torch's index_select
+        # splits a batch of 256 x 784 floats across its intra-op threads, and on a busy
+        # machine every batch then waits for a core: up to 30x slower on two cores.
+        on_cpu = self.device.type == "cpu" and all(
+            t.dtype in _NUMPY_DTYPES for t in leaves(self.inputs) + leaves(self.targets)
+        )
+        if on_cpu:
+            inputs = map_structure(lambda t: t.detach().numpy(), self.inputs)
+            targets = map_structure(lambda t: t.detach().numpy(), self.targets)
+            positions = order.numpy()
+        else:
+            positions = order.to(self.device)
         for batch in range(len(self)):
-            start = batch * self.batch_size
-            stop = min(start + self.batch_size, self.num_samples)
-            rows = slice(start, stop) if order is None else order[start:stop]
-            yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
+            rows = positions[batch * self.batch_size : (batch + 1) * self.batch_size]
+            if on_cpu:
+                yield _take(inputs, rows), _take(targets, rows)
+            else:
+                yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
+
+
+_NUMPY_DTYPES = {torch.float16, torch.float32, torch.float64, torch.int64, torch.int32,
+                 torch.int16, torch.int8, torch.uint8, torch.bool}  # fmt: skip
+
+
+def _take(arrays: Structure, rows: np.ndarray) -> Structure:
+    return map_structure(lambda a: torch.from_numpy(a.take(rows, axis=0)), arrays)
 
 
 def rows_of(value: Structure, rows: slice | torch.Tensor) -> Structure:

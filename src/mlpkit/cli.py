@@ -168,11 +168,13 @@ def predict(
 
 @app.command()
 def datasets() -> None:
-    """List the built-in and downloadable data sets."""
-    from .console import console, datasets_table
+    """List the built-in and downloadable data sets (to stdout, so that it can be piped)."""
+    from rich.console import Console
+
+    from .console import datasets_table
     from .data.loading import list_datasets
 
-    console.print(datasets_table(list_datasets()), soft_wrap=True)
+    Console().print(datasets_table(list_datasets()), soft_wrap=True)
 
 
 def main() -> None:

@@ -96,10 +96,12 @@ def prepare_data(
     if settings.scale_target and data.task != "regression":
         raise ConfigError(f"scale_target is for regression, but {data.name} is classification")
     parts = split_indices(data, settings.val_fraction, settings.test_fraction, config.train.seed)
+    stream = _should_stream(settings.stream, data.X)
     if settings.impute is None and preprocessor is None:
-        # Over whole files, so that the counts are the ones a user sees in them.
-        for raw, where in _raw_parts(data, settings):
-            check_missing(raw, where, data.feature_names)
+        # Over whole files, so that the counts are the ones a user sees in them. A streamed
+        # file's training rows are checked in the pass that fits the preprocessor instead.
+        for raw, where, rows in _raw_parts(data, settings, parts if stream else None):
+            check_missing(raw, where, data.feature_names, rows=rows)
     if preprocessor is None:
         preprocessor = Preprocessor(
             settings.impute, settings.unknown_category, standardize=settings.scale_features
@@ -113,7 +115,6 @@ def prepare_data(
     if settings.scale_target and target_scaler is None:
         target_scaler = TargetScaler.fit(y_train)
     inputs = ModelInputs(preprocessor, groups)
-    stream = _should_stream(settings.stream, data.X)
 
     def part(raw: Features, y: np.ndarray, rows: np.ndarray | None, where: str) -> Any:
         if rows is not None and len(rows) == 0:
@@ -164,11 +165,16 @@ class ModelInputs:
         return X if self.groups is None else split_groups(X, self.groups)
 
 
-def _raw_parts(data: LoadedData, settings: Any) -> list[tuple[Features, str]]:
-    found = [(data.X, str(settings.name))]
+def _raw_parts(
+    data: LoadedData, settings: Any, parts: Any = None
+) -> list[tuple[Features, str, np.ndarray | None]]:
+    """What to check for missing values: the whole data (or, given ``parts``, its validation
+    and test rows only) and any separate validation and test data."""
+    rows = None if parts is None else np.concatenate([parts.val, parts.test])
+    found = [(data.X, str(settings.name), rows)]
     for part, path in ((data.val, settings.val), (data.test, settings.test)):
         if part is not None:
-            found.append((part[0], str(path or f"{data.name} (official test split)")))
+            found.append((part[0], str(path or f"{data.name} (official test split)"), None))
     return found
 
 

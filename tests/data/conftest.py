@@ -14,6 +14,18 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and a busy machine cannot stall them (a second
+    intra-op thread waits for a core on every small op)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def houses(n: int = 120, seed: int = 0) -> pd.DataFrame:
     """A regression table with a numeric, a whole-number and a text (categorical) column.
 
@@ -62,17 +74,29 @@ def flowers_csv(tmp_path):
     return path
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``python -m mlpkit ARGS`` with this tree's sources, as a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "mlpkit", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+@pytest.fixture
+def cli(tmp_path):
+    """Run ``python -m mlpkit ARGS`` in ``tmp_path`` with this tree's sources, as a user does;
+    the data cache is an empty folder there."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(SRC),
+            "COLUMNS": "200",
+            "MLPKIT_DATA": str(tmp_path / "cache"),
+            "OMP_NUM_THREADS": "1",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "mlpkit", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpkit.data.encode import CHUNK_ROWS, tidy_table
+from mlpkit.data.encode import CHUNK_VALUES, tidy_table
 from mlpkit.data.preprocess import Preprocessor, Standardizer
 from mlpkit.errors import DataError
 
@@ -127,7 +127,7 @@ def test_table_model_names_the_missing_columns():
 def test_chunked_standardizer_matches_numpy_on_a_memory_map(tmp_path):
     rng = np.random.default_rng(0)
     # Large means and more rows than a chunk: the pairwise update must stay exact.
-    X = (rng.normal(0, 1, (CHUNK_ROWS * 2 + 123, 3)) + [1e6, -5.0, 0.0]).astype(np.float32)
+    X = (rng.normal(0, 1, (CHUNK_VALUES // 3 * 2 + 123, 3)) + [1e6, -5.0, 0.0]).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     rows = np.arange(0, len(X), 3)

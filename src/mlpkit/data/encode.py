@@ -7,7 +7,7 @@ here to apply them. Categories are compared as text, so ``3`` and ``3.0`` are th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,21 @@ from .source import Features
 
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
 UNKNOWN_CATEGORY = ("error", "ignore")
-CHUNK_ROWS = 16384  # rows per pass over an array too large to convert at once
+CHUNK_VALUES = 1 << 19  # values per pass over an array (4 MB as float64), whatever its width
+
+
+def row_chunks(X: np.ndarray, rows: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """``X[rows]`` (all rows by default) a few megabytes at a time, flattened to 2-D.
+
+    A memory-mapped ``X`` is read one chunk at a time and never copied whole.
+    """
+    width = int(np.prod(X.shape[1:])) if X.ndim > 1 else 1
+    step = max(1, CHUNK_VALUES // max(width, 1))
+    n = len(X) if rows is None else len(rows)
+    for start in range(0, n, step):
+        part = slice(start, start + step)
+        block = np.asarray(X[part] if rows is None else X[rows[part]])
+        yield block.reshape(len(block), width)
 
 
 def is_categorical(values: pd.Series) -> bool:
@@ -109,12 +123,14 @@ def check_missing(
         if not np.issubdtype(X.dtype, np.floating):
             return
         counts = np.zeros(X.shape[1] if X.ndim > 1 else 1, dtype=np.int64)
-        n = len(X) if rows is None else len(rows)
-        for start in range(0, n, CHUNK_ROWS):
-            part = slice(start, start + CHUNK_ROWS)
-            block = np.asarray(X[part] if rows is None else X[rows[part]])
-            counts += np.isnan(block.reshape(len(block), -1)).sum(axis=0)
+        for block in row_chunks(X, rows):
+            counts += np.isnan(block).sum(axis=0)
         names = list(names) if names else [f"x{i}" for i in range(len(counts))]
+    raise_missing(counts, names, source)
+
+
+def raise_missing(counts: np.ndarray, names: Sequence[str], source: str) -> None:
+    """The missing-value error for per-column counts, if any count is not zero."""
     bad = np.flatnonzero(counts)
     if len(bad):
         others = f" (and {len(bad) - 1} other column(s))" if len(bad) > 1 else ""
@@ -130,9 +146,8 @@ def check_finite_array(X: np.ndarray, source: str) -> None:
     if not np.issubdtype(X.dtype, np.floating):
         return
     rows = 0
-    for start in range(0, len(X), CHUNK_ROWS):
-        block = np.asarray(X[start : start + CHUNK_ROWS])
-        rows += int(np.isinf(block.reshape(len(block), -1)).any(axis=1).sum())
+    for block in row_chunks(X):
+        rows += int(np.isinf(block).any(axis=1).sum())
     if rows:
         raise DataError(f"{source} has infinite values in {rows} row(s); fix or drop them")
 

@@ -16,7 +16,6 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from .encode import (
-    CHUNK_ROWS,
     IMPUTE_STRATEGIES,
     UNKNOWN_CATEGORY,
     category_text,
@@ -24,6 +23,8 @@ from .encode import (
     fill_value,
     is_categorical,
     one_hot,
+    raise_missing,
+    row_chunks,
 )
 from .source import Features
 
@@ -49,7 +50,11 @@ class Standardizer:
         A memory-mapped ``X`` is read a chunk at a time, never copied whole. ``fill`` replaces
         missing values column by column first.
         """
-        mean, m2, count = _moments(X, rows, fill)
+        mean, m2, count, _ = _moments(X, rows, fill)
+        return cls.from_moments(mean, m2, count)
+
+    @classmethod
+    def from_moments(cls, mean: np.ndarray, m2: np.ndarray, count: int) -> Standardizer:
         scale = np.sqrt(m2 / max(count, 1))
         scale[scale < 1e-12] = 1.0
         return cls(mean, scale)
@@ -66,10 +71,12 @@ class Standardizer:
                 f"expected {len(self.mean)} features per row but got {got}; "
                 "give the same feature columns the model was trained on"
             )
-        # float32 inputs stay float32 throughout (no float64 copy of a large image set).
+        # One new array, scaled in place: float32 inputs never make a float64 copy, and a large
+        # image set is not allocated three times over (each fresh array costs page faults).
         dtype = np.float64 if X.dtype == np.float64 else np.float32
-        X = X.astype(dtype, copy=False)
-        return ((X - self.mean.astype(dtype)) / self.scale.astype(dtype)).astype(np.float32)
+        out = np.subtract(X, self.mean.astype(dtype), dtype=dtype)
+        out /= self.scale.astype(dtype)
+        return out.astype(np.float32, copy=False)
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X) * self.scale + self.mean).astype(np.float32)
@@ -84,27 +91,28 @@ class Standardizer:
 
 def _moments(
     X: np.ndarray, rows: np.ndarray | None, fill: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Column means, sums of squared deviations and the row count, merged chunk by chunk."""
-    n = len(X) if rows is None else len(rows)
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Column means, sums of squared deviations, the row count and missing values per column,
+    merged chunk by chunk in one pass (a memory-mapped file is read once)."""
     width = int(np.prod(X.shape[1:])) if X.ndim > 1 else 1
     mean, m2, count = np.zeros(width), np.zeros(width), 0
-    for start in range(0, n, CHUNK_ROWS):
-        index = (
-            slice(start, start + CHUNK_ROWS) if rows is None else rows[start : start + CHUNK_ROWS]
-        )
-        block = np.asarray(X[index], dtype=np.float64).reshape(-1, width)
+    missing = np.zeros(width, dtype=np.int64)
+    for chunk in row_chunks(X, rows):
+        block = chunk.astype(np.float64)
+        nan = np.isnan(block)
+        missing += nan.sum(axis=0)
         if fill is not None:
-            block = np.where(np.isnan(block), fill, block)
+            np.copyto(block, fill, where=nan)
         b_count, b_mean = len(block), block.mean(axis=0)
-        b_m2 = ((block - b_mean) ** 2).sum(axis=0)
+        block -= b_mean
+        b_m2 = np.einsum("ij,ij->j", block, block)
         # Chan et al.'s pairwise update: stable even for large means and many rows.
         total = count + b_count
         delta = b_mean - mean
         mean = mean + delta * b_count / total
         m2 = m2 + b_m2 + delta**2 * count * b_count / total
         count = total
-    return mean, m2, count
+    return mean, m2, count, missing
 
 
 class Preprocessor:
@@ -165,23 +173,24 @@ class Preprocessor:
         self.fill_: list[Any] | None = None
         if self.impute is not None:
             self.fill_ = self._array_fill(X, rows)
-        else:
-            check_missing(X, source, self.columns_, rows=rows)
         if not self.standardize:
+            if self.fill_ is None:
+                check_missing(X, source, self.columns_, rows=rows)
             self.scaler_ = Standardizer.identity(X.shape[1])
-        else:
-            fill = None if self.fill_ is None else np.asarray(self.fill_, dtype=np.float64)
-            self.scaler_ = Standardizer.fit(X, rows, fill)
+            return self
+        fill = None if self.fill_ is None else np.asarray(self.fill_, dtype=np.float64)
+        mean, m2, count, missing = _moments(X, rows, fill)
+        if self.fill_ is None:
+            raise_missing(missing, self.columns_, source)  # counted in the same pass
+        self.scaler_ = Standardizer.from_moments(mean, m2, count)
         return self
 
     def _array_fill(self, X: np.ndarray, rows: np.ndarray | None) -> list[Any]:
         if self.impute == "mean":
             # Chunked, so that a memory-mapped array is never read whole.
             total, count = np.zeros(X.shape[1]), np.zeros(X.shape[1])
-            n = len(X) if rows is None else len(rows)
-            for start in range(0, n, CHUNK_ROWS):
-                part = slice(start, start + CHUNK_ROWS)
-                block = np.asarray(X[part] if rows is None else X[rows[part]], dtype=np.float64)
+            for chunk in row_chunks(X, rows):
+                block = chunk.astype(np.float64)
                 total += np.nansum(block, axis=0)
                 count += (~np.isnan(block)).sum(axis=0)
             if (count == 0).any():
