@@ -63,6 +63,13 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
         if str(column) in categorical:
             columns[column] = category_text(values)
             continue
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
+            values
+        ):
+            raise DataError(
+                f"column {column!r} of {source} holds dates or durations; turn it into numbers "
+                "(e.g. days since a reference date) or leave it out with --features"
+            )
         if is_categorical(values):
             present = values.notna()
             parsed = pd.to_numeric(values.where(present), errors="coerce")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from .builtin import BUILTIN
+from .encode import is_categorical
 from .files import ARRAY_SUFFIXES, as_features, load_file, read_arrays, read_table
 from .source import Features, LoadedData
 
@@ -169,5 +170,11 @@ def select_features(
         )
     chosen = as_features(chosen, source)
     if preprocessor.input_ == "array":
+        text = [str(c) for c in chosen.columns if is_categorical(chosen[c])]
+        if text:
+            raise DataError(
+                f"column {text[0]!r} of {source} holds text, but the model was trained on "
+                "numbers only; give numeric features"
+            )
         return np.asarray(chosen.to_numpy(dtype=np.float64, na_value=np.nan))
     return chosen

@@ -8,6 +8,7 @@ saved in ``model.json`` (no pickle).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,9 @@ from .encode import (
     row_chunks,
 )
 from .source import Features
+
+log = logging.getLogger(__name__)
+MANY_CATEGORIES = 100  # more than this in one column is likely an identifier, not a category
 
 
 @dataclass
@@ -215,7 +219,14 @@ class Preprocessor:
         filled = self._fill_table(frame)
         for column in self.columns_:
             if kinds[column]:
-                self.categories_[column] = sorted(filled[column].unique().tolist())
+                self.categories_[column] = sorted(filled[column].dropna().unique().tolist())
+                if len(self.categories_[column]) > MANY_CATEGORIES:
+                    log.warning(
+                        "column %r has %d categories, one input each; leave it out with "
+                        "--features if it is an identifier",
+                        column,
+                        len(self.categories_[column]),
+                    )
         numeric = self._numeric(filled, source)
         self.scaler_ = (
             Standardizer.fit(numeric)
