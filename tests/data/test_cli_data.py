@@ -13,7 +13,38 @@ import pytest
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["--data", "missing.csv"], "no file at missing.csv; check the path"),
+        (
+            # Every data flag parses and validates; then the missing file stops the run.
+            [
+                "--data",
+                "missing.csv",
+                "--target",
+                "price",
+                "--features",
+                "size,city",
+                "--val",
+                "v.csv",
+                "--test",
+                "t.csv",
+                "--val-fraction",
+                "0.1",
+                "--test-fraction",
+                "0.1",
+                "--categorical",
+                "rooms",
+                "--impute",
+                "median",
+                "--unknown-category",
+                "ignore",
+                "--no-normalize",
+                "--scale-target",
+                "--stream",
+                "--num-workers",
+                "1",
+                "--drop-last",
+            ],
+            "no file at missing.csv; check the path",
+        ),  # fmt: skip
         (["--data", "holes.csv"], "column 'rooms' of holes.csv is missing in 2 row(s)"),
     ],
 )
