@@ -168,3 +168,19 @@ def test_evaluate_on_another_file_encodes_its_labels_like_the_model(tmp_path, ma
     predicted = by_hand(out, other).argmax(axis=1)
     truth = other["species"].map({"setosa": 0, "versicolor": 1, "virginica": 2}).to_numpy()
     assert metrics["accuracy"] == pytest.approx(float((predicted == truth).mean()))
+
+
+def test_predict_reads_the_model_categorical_columns_as_categories(tmp_path, make_houses):
+    make_houses(90).to_csv(tmp_path / "h.csv", index=False)
+    out = tmp_path / "run"
+    settings = {"categorical": ["rooms"], "unknown_category": "ignore", **FAST}
+    train_run(build_config({"data": str(tmp_path / "h.csv"), "out": str(out), **settings}))
+    assert json.loads((out / "model.json").read_text())["preprocessing"]["categories"] == {
+        "rooms": ["1", "2", "3", "4", "5"],
+        "city": ["lyon", "nice", "paris"],
+    }
+    # Mostly numbers and one word: still the categorical column, not a numeric one with a typo.
+    new = pd.DataFrame({"size": [80.0] * 3, "rooms": ["2", "3", "many"], "city": ["nice"] * 3})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    predicted = predict_run(out, tmp_path / "new.csv")["prediction"].to_numpy()
+    np.testing.assert_allclose(predicted, by_hand(out, new.astype({"rooms": str}))[:, 0], rtol=1e-5)

@@ -239,10 +239,11 @@ def _array_features(
     return X, np.asarray(arrays[target_key]), image_shape
 
 
-def as_features(X: Features, source: str) -> Features:
-    """Features read for prediction: arrays flattened and checked, tables checked."""
+def as_features(X: Features, source: str, categorical: Sequence[str] = ()) -> Features:
+    """Features read for prediction: arrays flattened and checked, tables checked (with the
+    model's categorical columns read as categories, whatever they look like)."""
     if isinstance(X, pd.DataFrame):
-        return tidy_table(X, source)
+        return tidy_table(X, source, categorical)
     X = np.asarray(X) if not isinstance(X, np.memmap) else X
     X = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(1, -1)
     check_finite_array(X, source)

@@ -168,7 +168,7 @@ def select_features(
             f"{source} lacks the feature column(s) {missing[:5]} the model was trained on; "
             "give a file with the same feature columns"
         )
-    chosen = as_features(chosen, source)
+    chosen = as_features(chosen, source, list(preprocessor.categories_))
     if preprocessor.input_ == "array":
         text = [str(c) for c in chosen.columns if is_categorical(chosen[c])]
         if text:
