@@ -159,11 +159,14 @@ def check_finite_array(X: np.ndarray, source: str) -> None:
         raise DataError(f"{source} has infinite values in {rows} row(s); fix or drop them")
 
 
-def fill_value(values: np.ndarray | pd.Series, strategy: str) -> float | str:
+def fill_value(values: np.ndarray | pd.Series, strategy: str, column: str = "") -> float | str:
     """The value that replaces missing ones in a column: its mean, median or most frequent."""
     series = pd.Series(values).dropna()
     if series.empty:
-        raise DataError("a column has no values at all in the training part; leave it out")
+        raise DataError(
+            f"column {column!r} has no values at all in the training part; leave it out with "
+            "--features"
+        )
     if strategy == "most_frequent" or not pd.api.types.is_numeric_dtype(series):
         counts = series.value_counts(sort=False)
         # Ties go to the smallest value, as scikit-learn's SimpleImputer does.

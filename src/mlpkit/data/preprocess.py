@@ -198,11 +198,13 @@ class Preprocessor:
                 total += np.nansum(block, axis=0)
                 count += (~np.isnan(block)).sum(axis=0)
             if (count == 0).any():
-                empty = self.columns_[int(np.flatnonzero(count == 0)[0])]
-                raise DataError(f"column {empty!r} has no values in the training part; drop it")
+                fill_value([], "mean", self.columns_[int(np.flatnonzero(count == 0)[0])])
             return (total / count).tolist()
         part = np.asarray(X if rows is None else X[rows], dtype=np.float64)
-        return [fill_value(part[:, j], self.impute or "") for j in range(part.shape[1])]
+        return [
+            fill_value(part[:, j], self.impute or "", self.columns_[j])
+            for j in range(part.shape[1])
+        ]
 
     def _fit_table(self, frame: pd.DataFrame, source: str) -> Preprocessor:
         self.input_ = "table"
@@ -215,7 +217,7 @@ class Preprocessor:
         if self.impute is None:
             check_missing(frame, source)
         else:
-            self.fill_ = [fill_value(frame[c], self.impute) for c in self.columns_]
+            self.fill_ = [fill_value(frame[c], self.impute, c) for c in self.columns_]
         filled = self._fill_table(frame)
         for column in self.columns_:
             if kinds[column]:
@@ -359,6 +361,7 @@ class Preprocessor:
             "fill": self.fill_,
             "categories": self.categories_,
             "unknown_category": self.unknown_category,
+            "scale_features": self.standardize,
             "standardize": self.scaler_.to_dict(),
         }
 
@@ -372,7 +375,7 @@ class Preprocessor:
         self.columns_ = list(state.get("columns") or [f"x{i}" for i in range(len(scaler.mean))])
         self.fill_ = state.get("fill")
         self.categories_ = {k: list(v) for k, v in (state.get("categories") or {}).items()}
-        self.standardize = bool(np.any(scaler.mean != 0) or np.any(scaler.scale != 1))
+        self.standardize = bool(state.get("scale_features", True))
         self.scaler_ = scaler
         return self
 
