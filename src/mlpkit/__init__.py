@@ -41,7 +41,7 @@ _EXPORTS = {
     "serialize": ["load_model", "save_model"],
     "trainer": ["Trainer", "fit"],
     "config": ["RunConfig", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig"],
-    "run": ["train_run", "evaluate_run", "predict_run"],
+    "run": ["train_run", "evaluate_run", "predict_run", "prepare_data"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from .optim import OPTIMIZERS, make_optimizer
     from .prediction import Predictions, predict
     from .resume import resume_run
-    from .run import evaluate_run, predict_run, train_run
+    from .run import evaluate_run, predict_run, prepare_data, train_run
     from .schedulers import SCHEDULERS, LRScheduler
     from .serialize import load_model, save_model
     from .trainer import Trainer, fit

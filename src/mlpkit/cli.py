@@ -25,6 +25,13 @@ app = typer.Typer(
 Flag = typer.Option
 
 
+def _names(text: str | None) -> list[str] | None:
+    """Comma-separated column names, e.g. ``--features age,income``."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def _hidden(text: str | None) -> list[int] | None:
     if text is None:
         return None
@@ -43,7 +50,27 @@ def train(
     ] = None,
     data: Annotated[str | None, Flag(help="built-in data set name or a file")] = None,
     target: Annotated[str | None, Flag(help="target column of a file")] = None,
+    features: Annotated[str | None, Flag(help="feature columns, e.g. age,income")] = None,
     task: Annotated[str | None, Flag(help="auto, classification or regression")] = None,
+    val_fraction: Annotated[float | None, Flag(help="validation share (default 0.15)")] = None,
+    test_fraction: Annotated[float | None, Flag(help="test share (default 0.15)")] = None,
+    val: Annotated[str | None, Flag(help="a separate validation file")] = None,
+    test: Annotated[str | None, Flag(help="a separate test file")] = None,
+    categorical: Annotated[str | None, Flag(help="numeric columns to one-hot encode")] = None,
+    impute: Annotated[
+        str | None, Flag(help="fill missing values: mean, median, most_frequent")
+    ] = None,
+    unknown_category: Annotated[str | None, Flag(help="unseen category: error or ignore")] = None,
+    normalize: Annotated[
+        bool | None, Flag("--normalize/--no-normalize", help="standardise features (default on)")
+    ] = None,
+    scale_target: Annotated[
+        bool | None,
+        Flag("--scale-target/--no-scale-target", help="standardise a regression target"),
+    ] = None,
+    stream: Annotated[
+        bool | None, Flag("--stream/--no-stream", help="stream an NPY file from disk")
+    ] = None,
     hidden: Annotated[
         str | None, Flag(help="hidden layer widths, e.g. 128,64 ('' for none)")
     ] = None,
@@ -59,6 +86,8 @@ def train(
     batch_size: Annotated[int | None, Flag()] = None,
     seed: Annotated[int | None, Flag()] = None,
     device: Annotated[str | None, Flag(help="auto, cpu, cuda, mps")] = None,
+    num_workers: Annotated[int | None, Flag(help="DataLoader workers when streaming")] = None,
+    drop_last: Annotated[bool | None, Flag("--drop-last/--no-drop-last")] = None,
     out: Annotated[Path | None, Flag(help="the run folder (default runs/<data>)")] = None,
     resume: Annotated[
         Path | None, Flag(help="continue this run folder from its last checkpoint")
@@ -97,7 +126,18 @@ def train(
     flags: dict[str, Any] = {
         "data": data,
         "target": target,
+        "features": _names(features),
         "task": task,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "val": val,
+        "test": test,
+        "categorical": _names(categorical),
+        "impute": impute,
+        "unknown_category": unknown_category,
+        "scale_features": normalize,
+        "scale_target": scale_target,
+        "stream": stream,
         "hidden": _hidden(hidden),
         "activation": activation,
         "dropout": dropout,
@@ -111,6 +151,8 @@ def train(
         "batch_size": batch_size,
         "seed": seed,
         "device": device,
+        "num_workers": num_workers,
+        "drop_last": drop_last,
         "out": None if out is None else str(out),
         "checkpoint_every": checkpoint_every,
         "keep_last": keep_last,
@@ -223,11 +265,13 @@ def predict(
 
 @app.command()
 def datasets() -> None:
-    """List the built-in and downloadable data sets."""
-    from .console import console, datasets_table
+    """List the built-in and downloadable data sets (to stdout, so that it can be piped)."""
+    from rich.console import Console
+
+    from .console import datasets_table
     from .data.loading import list_datasets
 
-    console.print(datasets_table(list_datasets()), soft_wrap=True)
+    Console().print(datasets_table(list_datasets()), soft_wrap=True)
 
 
 def main() -> None:

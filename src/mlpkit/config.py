@@ -31,9 +31,31 @@ class DataConfig(Section):
     target: str | None = Field(None, description="target column of a file")
     features: list[str] | None = Field(None, description="feature columns (default: all others)")
     task: Literal["auto", "classification", "regression"] = "auto"
-    val_fraction: float = Field(0.15, ge=0, lt=1)
-    test_fraction: float = Field(0.15, ge=0, lt=1)
-    scale_features: bool = True
+    val_fraction: float | None = Field(
+        None, ge=0, lt=1, description="default 0.15, or the data set's customary validation size"
+    )
+    test_fraction: float | None = Field(
+        None, ge=0, lt=1, description="default 0.15; unused with an official test split or --test"
+    )
+    val: str | None = Field(None, description="a separate validation file")
+    test: str | None = Field(None, description="a separate test file")
+    categorical: list[str] | None = Field(
+        None, description="numeric columns to one-hot encode too (text columns always are)"
+    )
+    impute: Literal["mean", "median", "most_frequent"] | None = Field(
+        None, description="fill missing values (default: refuse them)"
+    )
+    unknown_category: Literal["error", "ignore"] = Field(
+        "error", description="a category unseen in training: an error, or all-zero indicators"
+    )
+    scale_features: bool = Field(True, description="standardise numeric features")
+    scale_target: bool = Field(False, description="standardise regression targets for training")
+    groups: dict[str, list[str]] | None = Field(
+        None, description="named input groups of columns, passed to the model by keyword"
+    )
+    stream: bool | None = Field(
+        None, description="stream a memory-mapped NPY file (default: when it exceeds memory)"
+    )
     options: dict[str, int | float | str] = Field(
         default_factory=dict, description="options of a built-in data set, e.g. moons noise"
     )
@@ -127,6 +149,9 @@ class TrainConfig(Section):
             raise ValueError("keep_last prunes epoch-NNNN.pt files; set checkpoint_every too")
         return self
 
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes when streaming")
+    drop_last: bool = Field(False, description="drop a last, smaller training batch")
+
 
 class RunConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig)
@@ -148,6 +173,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     **{k: ("model", k) for k in ModelConfig.model_fields},
     **{k: ("optim", k) for k in OptimConfig.model_fields},
     **{k: ("train", k) for k in TrainConfig.model_fields},
+    "normalize": ("data", "scale_features"),  # the CLI's --normalize/--no-normalize
 }
 SECTIONS = ("data", "model", "optim", "train")
 

@@ -81,7 +81,7 @@ def datasets_table(rows: list[dict[str, Any]]) -> Table:
     columns = ("name", "task", "samples", "features", "classes", "source")
     table = Table(title="data sets", show_header=True, header_style="bold")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "name")  # names are typed back in full
     for row in rows:
         table.add_row(*["" if row[c] is None else str(row[c]) for c in columns])
     return table

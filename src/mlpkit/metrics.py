@@ -144,6 +144,8 @@ def get_metric(metric: str | Callable[..., Any]) -> Metric:
     >>> get_metric("rmse").name
     'rmse'
     """
+    if isinstance(metric, Metric):
+        return metric
     if callable(metric):
         return Metric(getattr(metric, "__name__", "score"), metric, sklearn_style=True)
     if not isinstance(metric, str):

@@ -22,10 +22,11 @@ from .callbacks import Callback
 from .checkpoint import Checkpoint, atomic_write
 from .config import RunConfig
 from .data.loading import load_data
-from .data.preprocess import Standardizer
+from .data.prepare import ModelInputs, PreparedData, prepare_data
+from .data.preprocess import Preprocessor
 from .data.source import LoadedData
-from .data.split import split_indices
-from .errors import DataError
+from .data.target import TargetScaler
+from .errors import ConfigError, DataError
 from .evaluation import evaluate
 from .interrupt import TrainingInterrupted
 from .models import MLP
@@ -36,17 +37,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["rmse", "mae", "r2"]}
 DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
-
-
-@dataclass
-class PreparedData:
-    """A data set split and scaled, ready for ``fit``."""
-
-    source: LoadedData
-    scaler: Standardizer
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray] | None
-    test: tuple[np.ndarray, np.ndarray] | None
 
 
 @dataclass
@@ -62,30 +52,6 @@ class RunResult:
         return str(self.history.attrs.get("step", "autograd"))
 
 
-def prepare_data(config: RunConfig) -> PreparedData:
-    """Load, split (seeded) and standardise on the training part only."""
-    data = load_data(config.data)
-    parts = split_indices(
-        data, config.data.val_fraction, config.data.test_fraction, seed=config.train.seed
-    )
-    X_train = data.X[parts.train]
-    scaler = (
-        Standardizer.fit(X_train)
-        if config.data.scale_features
-        else Standardizer.identity(data.n_features)
-    )
-
-    def part(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        return (scaler.transform(X), y) if len(X) else None
-
-    test = data.test if data.test is not None else (data.X[parts.test], data.y[parts.test])
-    train = part(X_train, data.y[parts.train])
-    assert train is not None
-    return PreparedData(
-        data, scaler, train, part(data.X[parts.val], data.y[parts.val]), part(*test)
-    )
-
-
 def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     """Fill the settings left to defaults (loss, metrics) from the data set's task."""
     resolved = config.model_copy(deep=True)
@@ -97,9 +63,10 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     return resolved
 
 
-def build_model(config: RunConfig, data: LoadedData) -> MLP:
+def build_model(config: RunConfig, data: LoadedData, n_inputs: int | None = None) -> MLP:
+    """The MLP a config describes, for ``n_inputs`` preprocessed features (default: raw)."""
     return MLP(
-        data.n_features,
+        data.n_features if n_inputs is None else n_inputs,
         config.model.hidden,
         data.n_outputs,
         activation=config.model.activation,
@@ -132,14 +99,21 @@ def train_run(
     """
     from .losses import make_loss
 
+    if config.data.groups:
+        raise ConfigError(
+            "input groups feed a model that takes named inputs, and mlpkit train builds an MLP "
+            "that takes one; use the Python API: prepared = prepare_data(config), then "
+            "fit(your_model, loss, prepared.train, prepared.val)"
+        )
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
     config = resolve(config, prepared.source)
-    model = build_model(config, prepared.source)
+    model = build_model(config, prepared.source, prepared.n_inputs)
     loss = make_loss(
         config.optim.loss,
-        **_loss_options(config, prepared.train[1]),
+        **_loss_options(config, prepared.y_train),
     )
+    metrics = _metrics(config, prepared.target_scaler)
     run_dir = new_run_dir(config, prepared.source)
     config.out = str(run_dir)
     # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
@@ -154,20 +128,20 @@ def train_run(
         extra={"config": config.model_dump(mode="json"), "architecture": model.arguments()},
     )
     try:
-        history = _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from)
+        history = _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from)
     except TrainingInterrupted as stop:
         stop.run_dir = run_dir
         raise
     test_metrics: dict[str, float] = {}
     if prepared.test is not None:
-        test_metrics = evaluate(model, prepared.test, config.train.metrics or [], loss=loss)
+        test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
     history.to_csv(run_dir / "history.csv", index=False)
     _write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
     save_model(run_dir, model, _model_metadata(config, prepared))
     return RunResult(run_dir, history, test_metrics, model, config)
 
 
-def _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from) -> pd.DataFrame:
+def _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from):
     from .trainer import fit
 
     return fit(
@@ -181,7 +155,7 @@ def _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from) -> p
         lr=config.optim.lr,
         momentum=config.optim.momentum,
         weight_decay=config.optim.weight_decay,
-        metrics=config.train.metrics or [],
+        metrics=metrics,
         device=config.train.device,
         seed=config.train.seed,
         checkpoint=checkpoint,
@@ -191,6 +165,8 @@ def _fit(config, model, loss, prepared, checkpoint, callbacks, resume_from) -> p
         skip_nonfinite=config.train.skip_nonfinite,
         deterministic=config.train.deterministic,
         resume_from=resume_from,
+        drop_last=config.train.drop_last,
+        num_workers=config.train.num_workers,
     )
 
 
@@ -227,6 +203,12 @@ def training_controls(config: RunConfig) -> list[Callback]:
     return controls
 
 
+def _metrics(config: RunConfig, target_scaler: TargetScaler | None) -> list[Any]:
+    """The run's metrics; with a scaled target, computed in the target's original units."""
+    names = config.train.metrics or []
+    return list(names) if target_scaler is None else target_scaler.metrics(names)
+
+
 def _loss_options(config: RunConfig, y_train: np.ndarray) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if config.optim.loss in ("cross_entropy",) and config.optim.label_smoothing:
@@ -242,12 +224,22 @@ def _model_metadata(config: RunConfig, prepared: PreparedData) -> dict[str, Any]
     return {
         "task": source.task,
         "data": source.name,
-        "target": config.data.target,
+        "target": config.data.target or source.target,
         "feature_names": source.feature_names,
         "class_names": source.class_names,
         "image_shape": source.image_shape,
-        "preprocessing": {"standardize": prepared.scaler.to_dict()},
+        "input_names": prepared.preprocessor.output_names_,
+        "preprocessing": {
+            **prepared.preprocessor.to_dict(),
+            "target": None if prepared.target_scaler is None else prepared.target_scaler.to_dict(),
+        },
     }
+
+
+def _saved_preprocessing(metadata: dict[str, Any]) -> tuple[Preprocessor, TargetScaler | None]:
+    state = metadata["preprocessing"]
+    target = state.get("target")
+    return Preprocessor.from_dict(state), None if target is None else TargetScaler.from_dict(target)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -267,43 +259,45 @@ def evaluate_run(
     run_dir = Path(run_dir)
     model, metadata = load_model(run_dir)
     config = load_config(run_dir / "config.toml")
+    preprocessor, target_scaler = _saved_preprocessing(metadata)
     if data is not None:
+        from .data.loading import select_features
+
         overrides: dict[str, Any] = {"data": data, "test_fraction": 0.0, "val_fraction": 0.0}
-        overrides["target"] = target or metadata.get("target")
-        loaded = load_data(merge(config, overrides).data)
-        scaler = Standardizer.from_dict(metadata["preprocessing"]["standardize"])
-        test = (scaler.transform(_select_features(loaded, metadata)), loaded.y)
+        overrides.update(val=None, test=None, target=target or metadata.get("target"))
+        loaded = load_data(merge(config, overrides).data, classes=metadata.get("class_names"))
+        raw = select_features(loaded.X, preprocessor, overrides["target"], loaded.name)
+        y = loaded.y if target_scaler is None else target_scaler.transform(loaded.y)
+        test = (ModelInputs(preprocessor)(raw, Path(data).name), y)
     else:
-        test = prepare_data(config).test
+        test = prepare_data(config, preprocessor, target_scaler).test
         if test is None:
             raise DataError(f"{run_dir} has no test split; evaluate it on a file with --data")
     loss = make_loss(config.optim.loss or DEFAULT_LOSS[metadata["task"]])
-    metrics = evaluate(model, test, config.train.metrics or [], loss=loss)
+    metrics = evaluate(model, test, _metrics(config, target_scaler), loss=loss)
     _write_text(run_dir / "evaluation.json", json.dumps(metrics, indent=2))
     return metrics
 
 
-def _select_features(loaded: LoadedData, metadata: dict[str, Any]) -> np.ndarray:
-    names = metadata.get("feature_names") or []
-    if loaded.feature_names and set(names) <= set(loaded.feature_names):
-        index = [loaded.feature_names.index(n) for n in names]
-        return loaded.X[:, index]
-    return loaded.X
-
-
 def predict_run(run_dir: str | Path, inputs: str | Path, top_k: int = 1) -> pd.DataFrame:
-    """Predictions of a finished run on a CSV / NPY / NPZ file of features."""
+    """Predictions of a finished run on a CSV / TSV / Parquet / NPY / NPZ file of features.
+
+    The file goes through the preprocessing saved with the model; regression values come back
+    in the target's original units.
+    """
     from .data.loading import read_features
     from .prediction import predict
 
     model, metadata = load_model(run_dir)
-    X = read_features(inputs, metadata.get("feature_names") or [], metadata.get("target"))
-    scaler = Standardizer.from_dict(metadata["preprocessing"]["standardize"])
+    preprocessor, target_scaler = _saved_preprocessing(metadata)
+    raw = read_features(inputs, preprocessor, metadata.get("target"))
     predictions = predict(
         model,
-        scaler.transform(X),
+        ModelInputs(preprocessor)(raw, Path(inputs).name),
         top_k=top_k,
         class_names=metadata.get("class_names"),
         task=metadata["task"],
     )
+    if target_scaler is not None and predictions.values is not None:
+        predictions.values = target_scaler.inverse_transform(predictions.values)
     return predictions.to_frame()

@@ -345,6 +345,7 @@ def fit(
     drop_last: bool = False,
     num_workers: int = 0,
     deterministic: bool = False,
+    persistent_workers: bool | None = None,
 ):
     """Train ``model`` and return the history: a DataFrame with one row per epoch.
 
@@ -353,6 +354,9 @@ def fit(
     ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
     dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
     with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+    A ``Dataset`` streams through a ``DataLoader`` with ``num_workers`` worker processes, kept
+    alive across epochs unless ``persistent_workers=False``; ``drop_last`` drops a last,
+    smaller training batch.
 
     ``checkpoint`` is a folder (or a ``Checkpoint``): ``last.pt`` is written there after every
     epoch. ``resume_from`` (a checkpoint file, a folder, or a loaded checkpoint) continues that
@@ -383,11 +387,19 @@ def fit(
         seed=seed,
         drop_last=drop_last,
         num_workers=num_workers,
+        persistent_workers=persistent_workers,
     )
     val_batches = None
     if val is not None:
         val_size = max(batch_size, EVAL_BATCH_SIZE)
-        val_batches = make_batches(val, val_size, shuffle=False, device=device)
+        val_batches = make_batches(
+            val,
+            val_size,
+            shuffle=False,
+            device=device,
+            num_workers=num_workers,
+            persistent_workers=persistent_workers,
+        )
     _check_model_fits_data(model, train_batches)
     callbacks = list(callbacks)
     if checkpoint is not None:

@@ -60,6 +60,8 @@ class DownloadSpec:
     load: Callable[[DownloadSpec, Mapping[str, Path]], LoadedData]
     class_names: tuple[str, ...] | None = None
     val_size: int | None = None
+    samples: int | None = None  # training plus official test samples, as published
+    features: int | None = None
 
 
 def default_cache_dir() -> Path:
@@ -315,6 +317,7 @@ DOWNLOADABLE: dict[str, DownloadSpec] = {
                    ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
                     "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"]),
         _load_idx, class_names=tuple(str(d) for d in range(10)), val_size=5000,
+        samples=70000, features=784,
     ),
     "fashion_mnist": DownloadSpec(
         "fashion_mnist", "classification",
@@ -327,7 +330,7 @@ DOWNLOADABLE: dict[str, DownloadSpec] = {
         _load_idx,
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                      "Sneaker", "Bag", "Ankle boot"),
-        val_size=5000,
+        val_size=5000, samples=70000, features=784,
     ),
     "california_housing": DownloadSpec(
         "california_housing", "regression",
@@ -337,7 +340,7 @@ DOWNLOADABLE: dict[str, DownloadSpec] = {
                     ("https://ndownloader.figshare.com/files/5976036",
                      "https://www.dcc.fc.up.pt/~ltorgo/Regression/cal_housing.tgz"),
                     "sha256:aaa5c9a6afe2225cc2aed2723682ae403280c4a3695a2ddda4ffb5d8215ea681"),),
-        _load_cal_housing,
+        _load_cal_housing, samples=20640, features=8,
     ),
     "covtype": DownloadSpec(
         "covtype", "classification",
@@ -350,6 +353,7 @@ DOWNLOADABLE: dict[str, DownloadSpec] = {
         _load_covtype,
         class_names=("Spruce/Fir", "Lodgepole Pine", "Ponderosa Pine", "Cottonwood/Willow",
                      "Aspen", "Douglas-fir", "Krummholz"),
+        samples=581012, features=54,
     ),
 }
 # fmt: on

@@ -1,8 +1,10 @@
 """Data from files: CSV/TSV, Parquet, NPY and NPZ.
 
-Tables name their target column; NPZ files hold ``X`` and ``y`` arrays; an NPY file is one
-array whose target is a column (the last by default). String class labels become indices and
-their names are kept for prediction.
+Tables name their target column and keep their feature columns raw (text, categories, missing
+values), for the preprocessor fitted after the split. NPZ files hold ``X`` and ``y`` arrays (or
+arrays named by ``target`` and ``features``); an NPY file is one memory-mapped 2-D array whose
+target is a column (the last by default). String class labels become indices and their names are
+kept for prediction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, DataNotFoundError
-from .source import LoadedData
+from .encode import category_text, check_finite_array, tidy_table
+from .source import Features, LoadedData
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".parquet": None, ".pq": None}
 ARRAY_SUFFIXES = {".npy", ".npz"}
@@ -49,7 +52,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], engine="python")
     except ImportError:
         raise ConfigError("reading Parquet needs pyarrow: pip install 'mlpkit[parquet]'") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,  # pyarrow's ArrowInvalid for a file that is not Parquet
+    ) as exc:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}; fix the file") from None
     if frame.empty:
         raise DataError(f"{path} has no data rows; give a file with at least one sample")
@@ -69,56 +78,54 @@ def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}; fix the file") from None
 
 
-def numeric_features(frame: pd.DataFrame, source: str) -> np.ndarray:
-    """Feature columns as float32, refusing text and missing or infinite values by column."""
-    for column in frame.columns:
-        values = frame[column]
-        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = int(converted.isna().sum() - values.isna().sum())
-            raise DataError(
-                f"column {column!r} of {source} has {bad} non-numeric value(s) "
-                f"(e.g. {values[converted.isna() & values.notna()].iloc[0]!r}); "
-                "fix them or leave the column out with --features"
-            )
-        missing = int(values.isna().sum())
-        if missing:
-            raise DataError(
-                f"column {column!r} of {source} has {missing} missing value(s); "
-                "fill them in or drop those rows"
-            )
-    X = frame.to_numpy(dtype=np.float32)
-    check_finite(X, source)
-    return X
+def encode_target(
+    y: np.ndarray | pd.Series,
+    task: str,
+    source: str,
+    classes: Sequence[str] | None = None,
+):
+    """Targets as int64 class indices (with class names) or float32 values, and the task.
 
-
-def check_finite(X: np.ndarray, source: str) -> None:
-    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
-        rows = int((~np.isfinite(X)).any(axis=tuple(range(1, X.ndim))).sum())
-        raise DataError(f"{source} has NaN or infinite values in {rows} row(s); fix or drop them")
-
-
-def encode_target(y: np.ndarray | pd.Series, task: str, source: str):
-    """Targets as int64 class indices (with class names) or float32 values, and the task."""
+    ``classes`` maps labels to the indices of a model already trained (a separate validation
+    or test file, or evaluation data); a label outside them is an error.
+    """
     values = pd.Series(np.asarray(y))
     if values.isna().any():
-        raise DataError(f"the target of {source} has {int(values.isna().sum())} missing value(s)")
+        raise DataError(
+            f"the target of {source} is missing in {int(values.isna().sum())} row(s); "
+            "fill it in or drop those rows"
+        )
     if task == "auto":
-        is_text = not pd.api.types.is_numeric_dtype(values)
-        whole = is_text or bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
-        task = "classification" if is_text or (whole and values.nunique() <= 50) else "regression"
+        task = "regression" if classes is None and _looks_continuous(values) else "classification"
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(values):
             raise DataError(f"the target of {source} is text; use --task classification")
-        return values.to_numpy(dtype=np.float32), None, task
-    classes = sorted(values.unique(), key=lambda v: (str(type(v)), v))
-    if len(classes) < 2:
+        return values.to_numpy(dtype=np.float32, copy=True), None, task
+    if classes is None:
+        raw = sorted(values.unique(), key=lambda v: (str(type(v)), v))
+        classes = category_text(pd.Series(raw, dtype=values.dtype)).tolist()
+        if len(classes) < 2:
+            raise DataError(
+                f"the target of {source} has a single class ({classes[0]!r}); "
+                "classification needs at least two"
+            )
+    labels = category_text(values)
+    codes = labels.map({c: i for i, c in enumerate(classes)})
+    unknown = codes.isna()
+    if unknown.any():
         raise DataError(
-            f"the target of {source} has a single class ({classes[0]!r}); "
-            "classification needs at least two"
+            f"the target of {source} has label {labels[unknown].iloc[0]!r} (in "
+            f"{int(unknown.sum())} row(s)) that is not one of the model's classes "
+            f"({', '.join(list(classes)[:10])}); give data with those classes only"
         )
-    index = {c: i for i, c in enumerate(classes)}
-    return values.map(index).to_numpy(dtype=np.int64), [str(c) for c in classes], task
+    return codes.to_numpy(dtype=np.int64, copy=True), list(classes), task
+
+
+def _looks_continuous(values: pd.Series) -> bool:
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    whole = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    return not (whole and values.nunique() <= 50)
 
 
 def load_file(
@@ -126,31 +133,37 @@ def load_file(
     target: str | None = None,
     features: Sequence[str] | None = None,
     task: str = "auto",
+    *,
+    categorical: Sequence[str] = (),
+    classes: Sequence[str] | None = None,
 ) -> LoadedData:
-    """A data set from a file. ``target`` is a column name (tables) or index (NPY).
+    """A data set from a file. ``target`` is a column name (tables), a column number (NPY) or
+    an array name (NPZ); ``features`` names columns (tables) or arrays (NPZ).
+
+    ``classes`` encodes class labels as a model already trained does (see ``encode_target``).
 
     >>> data = load_file("houses.csv", target="price")  # doctest: +SKIP
     """
     path = Path(path)
     source = path.name
     if path.suffix.lower() in ARRAY_SUFFIXES:
-        arrays = read_arrays(path)
-        if "y" in arrays:
-            X, y = np.asarray(arrays["X"]), arrays["y"]
-        elif "X" in arrays and arrays["X"].ndim == 2:
-            column = -1 if target is None else int(target)
-            X = np.delete(np.asarray(arrays["X"]), column, axis=1)
-            y = np.asarray(arrays["X"])[:, column]
-        else:
-            raise DataError(f"{source} must hold arrays named X and y; save it with np.savez")
-        X = X.reshape(len(X), -1).astype(np.float32)
+        X, y, image_shape = _array_features(path, target, features)
         if len(X) != len(y):
             raise DataError(
                 f"{source} has {len(X)} rows of X but {len(y)} targets; give one target per row"
             )
-        check_finite(X, source)
-        y, class_names, task = encode_target(y, task, source)
-        return LoadedData(path.stem, X, y, task, class_names=class_names)  # type: ignore[arg-type]
+        if len(X) == 0:
+            raise DataError(f"{source} has no rows; give at least one sample")
+        check_finite_array(X, source)
+        y, class_names, task = encode_target(y, task, source, classes)
+        return LoadedData(
+            path.stem,
+            X,
+            y,
+            task,  # type: ignore[arg-type]
+            class_names=class_names,
+            image_shape=image_shape,
+        )
     frame = read_table(path)
     if target is None:
         target = str(frame.columns[-1])
@@ -163,13 +176,75 @@ def load_file(
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
         raise DataError(f"{source} has no feature column(s) {unknown}; check --features")
-    X = numeric_features(frame[columns], source)
-    y, class_names, task = encode_target(frame[target], task, source)
+    if target in columns:
+        raise DataError(f"the target {target!r} is also a feature; leave it out of --features")
+    X = tidy_table(frame[columns], source, categorical)
+    y, class_names, task = encode_target(frame[target], task, source, classes)
     return LoadedData(
         path.stem,
         X,
         y,
         task,  # type: ignore[arg-type]
-        feature_names=[str(c) for c in columns],
         class_names=class_names,
+        target=str(target),
     )
+
+
+def _array_features(
+    path: Path, target: str | None, features: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+    """Features (memory-mapped where possible), targets and image shape of an NPY / NPZ file."""
+    arrays = read_arrays(path)
+    if path.suffix.lower() == ".npy":
+        table = arrays["X"]
+        if table.ndim != 2 or table.shape[1] < 2:
+            raise DataError(
+                f"{path.name} must be a 2-D array with the target in one column, got shape "
+                f"{table.shape}; or save X and y with np.savez"
+            )
+        try:
+            column = -1 if target is None else int(target)
+        except ValueError:
+            raise DataError(
+                f"an NPY file has no column names; give --target as a column number, not {target!r}"
+            ) from None
+        width = table.shape[1]
+        if not -width <= column < width:
+            raise DataError(f"{path.name} has {width} columns; --target {column} is not one")
+        column %= width
+        y = np.array(table[:, column])
+        # Basic slices keep the memory map; a target in the middle needs a copy of the rest.
+        if column == width - 1:
+            X = table[:, :-1]
+        elif column == 0:
+            X = table[:, 1:]
+        else:
+            X = np.delete(np.asarray(table), column, axis=1)
+        return X, y, None
+    target_key = target or "y"
+    keys = list(features) if features else [k for k in ("X",) if k in arrays]
+    if not keys and len(arrays) == 2 and target_key in arrays:
+        keys = [k for k in arrays if k != target_key]
+    missing = [k for k in [*keys, target_key] if k not in arrays]
+    if missing or not keys:
+        raise DataError(
+            f"{path.name} holds arrays {sorted(arrays)}, not {missing or ['X']}; save X and y "
+            "with np.savez, or name the arrays with --features and --target"
+        )
+    parts = [np.asarray(arrays[k]) for k in keys]
+    image_shape = tuple(int(n) for n in parts[0].shape[1:]) if len(parts) == 1 else None
+    if image_shape is not None and len(image_shape) != 2:
+        image_shape = None
+    X = np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
+    return X, np.asarray(arrays[target_key]), image_shape
+
+
+def as_features(X: Features, source: str, categorical: Sequence[str] = ()) -> Features:
+    """Features read for prediction: arrays flattened and checked, tables checked (with the
+    model's categorical columns read as categories, whatever they look like)."""
+    if isinstance(X, pd.DataFrame):
+        return tidy_table(X, source, categorical)
+    X = np.asarray(X) if not isinstance(X, np.memmap) else X
+    X = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(1, -1)
+    check_finite_array(X, source)
+    return X

@@ -1,0 +1,165 @@
+"""From a data config to the parts ``fit`` takes: load, split, fit the preprocessing on the
+training part, and turn each part into model inputs.
+
+In-memory data becomes ``(inputs, targets)`` arrays (inputs a dict with named input groups); a
+memory-mapped NPY file too large for memory becomes ``ArrayRows`` datasets that read and
+preprocess one batch at a time. Every check of the data happens here, before a run writes
+anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .encode import check_missing
+from .groups import group_indices, split_groups
+from .loading import load_data
+from .preprocess import Preprocessor, Standardizer
+from .source import Features, LoadedData
+from .split import split_indices
+from .stream import ArrayRows
+from .target import TargetScaler
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+
+@dataclass
+class PreparedData:
+    """A data set split and preprocessed, ready for ``fit``.
+
+    Each part is ``(inputs, targets)`` arrays (inputs a dict with named input groups), or an
+    ``ArrayRows`` dataset that reads and preprocesses batches of a memory-mapped file.
+    """
+
+    source: LoadedData
+    preprocessor: Preprocessor
+    train: Any
+    val: Any | None
+    test: Any | None
+    y_train: np.ndarray
+    target_scaler: TargetScaler | None = None
+    groups: dict[str, np.ndarray] | None = None
+
+    @property
+    def scaler(self) -> Standardizer:
+        return self.preprocessor.scaler_
+
+    @property
+    def n_inputs(self) -> int:
+        """Model inputs per sample after preprocessing (one-hot encoding widens tables)."""
+        return self.preprocessor.n_outputs_
+
+
+def prepare_data(
+    config: RunConfig,
+    preprocessor: Preprocessor | None = None,
+    target_scaler: TargetScaler | None = None,
+) -> PreparedData:
+    """Load, split (seeded), and fit the preprocessing on the training part only.
+
+    A fitted ``preprocessor`` (and ``target_scaler``), e.g. a saved model's, is used as is.
+    Every check of the data happens here, before a run writes anything.
+    """
+    settings = config.data
+    data = load_data(settings)
+    if settings.scale_target and data.task != "regression":
+        raise ConfigError(f"scale_target is for regression, but {data.name} is classification")
+    parts = split_indices(data, settings.val_fraction, settings.test_fraction, config.train.seed)
+    stream = _should_stream(settings.stream, data.X)
+    if settings.impute is None and preprocessor is None:
+        # Over whole files, so that the counts are the ones a user sees in them. A streamed
+        # file's training rows are checked in the pass that fits the preprocessor instead.
+        for raw, where, rows in _raw_parts(data, settings, parts if stream else None):
+            check_missing(raw, where, data.feature_names, rows=rows)
+    if preprocessor is None:
+        preprocessor = Preprocessor(
+            settings.impute, settings.unknown_category, standardize=settings.scale_features
+        ).fit(data.X, parts.train, names=data.feature_names, source=f"{data.name} (training part)")
+    groups = None
+    if settings.groups:
+        groups = group_indices(
+            settings.groups, preprocessor.output_columns_, preprocessor.output_names_
+        )
+    y_train = data.y[parts.train]
+    if settings.scale_target and target_scaler is None:
+        target_scaler = TargetScaler.fit(y_train)
+    scaled = (lambda y: y) if target_scaler is None else target_scaler.transform
+    inputs = ModelInputs(preprocessor, groups)
+
+    def part(raw: Features, y: np.ndarray, rows: np.ndarray | None, where: str) -> Any:
+        if rows is not None and len(rows) == 0:
+            return None
+        if stream and isinstance(raw, np.ndarray):
+            return ArrayRows(raw, y, rows, transform=ModelInputs(preprocessor, groups, where))
+        if rows is not None:
+            raw, y = (raw.iloc[rows] if isinstance(raw, pd.DataFrame) else raw[rows]), y[rows]
+        return inputs(raw, where), y
+
+    name, y = data.name, scaled(data.y)
+    train = part(data.X, y, parts.train, f"{name} (training part)")
+    val = (
+        part(data.val[0], scaled(data.val[1]), None, settings.val or f"{name} (validation part)")
+        if data.val is not None
+        else part(data.X, y, parts.val, f"{name} (validation part)")
+    )
+    test = (
+        part(data.test[0], scaled(data.test[1]), None, settings.test or f"{name} (test part)")
+        if data.test is not None
+        else part(data.X, y, parts.test, f"{name} (test part)")
+    )
+    return PreparedData(data, preprocessor, train, val, test, y_train, target_scaler, groups)
+
+
+class ModelInputs:
+    """Raw features to what the model takes: the preprocessed matrix, or a dict of named input
+    groups. A class rather than a closure, so that DataLoader workers can receive it."""
+
+    def __init__(
+        self,
+        preprocessor: Preprocessor,
+        groups: dict[str, np.ndarray] | None = None,
+        source: str = "the data",
+    ) -> None:
+        self.preprocessor = preprocessor
+        self.groups = groups
+        self.source = source
+
+    def __call__(self, raw: Features, source: str | None = None) -> Any:
+        X = self.preprocessor.transform(raw, source or self.source)
+        return X if self.groups is None else split_groups(X, self.groups)
+
+
+def _raw_parts(
+    data: LoadedData, settings: Any, parts: Any = None
+) -> list[tuple[Features, str, np.ndarray | None]]:
+    """What to check for missing values: the whole data (or, given ``parts``, its validation
+    and test rows only) and any separate validation and test data."""
+    rows = None if parts is None else np.concatenate([parts.val, parts.test])
+    found = [(data.X, str(settings.name), rows)]
+    for part, path in ((data.val, settings.val), (data.test, settings.test)):
+        if part is not None:
+            found.append((part[0], str(path or f"{data.name} (official test split)"), None))
+    return found
+
+
+def _should_stream(setting: bool | None, X: Features) -> bool:
+    """Stream when asked, or by default when a memory-mapped array would not fit in memory."""
+    if not isinstance(X, np.ndarray):
+        return False  # a table is in memory already
+    if setting is not None:
+        return setting
+    if not isinstance(X, np.memmap):
+        return False
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return False
+    # As float32 inputs, with room left for the model, the batches and the original.
+    return X.shape[0] * int(np.prod(X.shape[1:])) * 4 > available // 2
