@@ -30,26 +30,9 @@ from mlpkit import (
 from mlpkit.callbacks import Callback
 from mlpkit.checkpoint import atomic_write
 from mlpkit.errors import CheckpointError, ConfigError, TrainingError
+from samples import classes
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models train fastest on one thread, and the command runs below use one as well.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def classes(n=96, features=6, seed=0):
-    """Three noisy classes: (X, y) float32 / int64."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, size=n)
-    X = rng.normal(size=(n, features)).astype(np.float32)
-    X[np.arange(n), y] += 2.0
-    return X, y.astype(np.int64)
 
 
 def train(folder, epochs=4, callbacks=(), checkpoint=None, **options):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -11,22 +10,7 @@ from mlpkit import MLP, Checkpoint, EarlyStopping, fit, load_checkpoint
 from mlpkit.config import build_config
 from mlpkit.errors import ConfigError
 from mlpkit.run import train_run
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def classes(n=96, features=6, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, size=n)
-    X = rng.normal(size=(n, features)).astype(np.float32)
-    X[np.arange(n), y] += 2.0
-    return X, y.astype(np.int64)
+from samples import classes
 
 
 def train(folder, epochs=40, callbacks=()):

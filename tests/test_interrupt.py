@@ -22,26 +22,10 @@ from mlpkit.callbacks import Callback
 from mlpkit.config import build_config
 from mlpkit.errors import TrainingError
 from mlpkit.run import train_run
+from samples import classes
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models train fastest on one thread, and the command runs below use one as well.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def classes(n=96, features=6, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, size=n)
-    X = rng.normal(size=(n, features)).astype(np.float32)
-    X[np.arange(n), y] += 2.0
-    return X, y.astype(np.int64)
 
 
 class SendSignal(Callback):

@@ -14,18 +14,6 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine cannot stall them (a second
-    intra-op thread waits for a core on every small op)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def houses(n: int = 120, seed: int = 0) -> pd.DataFrame:
     """A regression table with a numeric, a whole-number and a text (categorical) column.
 

@@ -1,0 +1,12 @@
+"""Small data sets shared by several test modules (fixtures live in conftest.py)."""
+
+import numpy as np
+
+
+def classes(n=96, features=6, seed=0):
+    """Three noisy classes: (X, y) float32 / int64."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    X = rng.normal(size=(n, features)).astype(np.float32)
+    X[np.arange(n), y] += 2.0
+    return X, y.astype(np.int64)
