@@ -147,12 +147,12 @@ class Trainer:
         started = time.perf_counter()
         # Per-step losses stay on the device and are read once, after the epoch.
         step_losses = torch.zeros(len(self.train_batches), device=self.device)
-        sizes = torch.zeros(len(self.train_batches), device=self.device)
+        sizes: list[int] = []
         outputs, targets = [], []
         for index, (inputs, target) in enumerate(self.train_batches):
             loss, out = self.step.train_batch(inputs, target)
             step_losses[index] = loss
-            sizes[index] = len(primary(target))
+            sizes.append(len(primary(target)))
             if self.metrics:
                 outputs.append(primary(out))
                 targets.append(primary(target))
@@ -177,9 +177,9 @@ class Trainer:
                     f"every batch of epoch {self.epoch + 1} had a non-finite loss or gradients "
                     "and was skipped; lower the learning rate or scale the inputs"
                 )
-        sizes = sizes.cpu()
+        weights = torch.tensor(sizes, dtype=losses.dtype)
         row: dict[str, Any] = {
-            "train_loss": float((losses * sizes)[finite].sum() / sizes[finite].sum())
+            "train_loss": float((losses * weights)[finite].sum() / weights[finite].sum())
         }
         if self.skip_nonfinite:
             row["skipped_batches"] = int((~finite).sum())
