@@ -12,4 +12,6 @@ PEERS = [
     "sklearn_mlp",
     "mlpkit_step",
     "mlpkit_fit",
+    "mlpkit_bf16",
+    "mlpkit_compile",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +117,13 @@ def train(
     deterministic: Annotated[
         bool | None, Flag("--deterministic", help="deterministic algorithms only")
     ] = None,
+    precision: Annotated[
+        str | None, Flag(help="fp32 or bf16 (autocast; fp32 where bf16 is not faster)")
+    ] = None,
+    compile: Annotated[
+        bool | None, Flag("--compile/--no-compile", help="train through torch.compile")
+    ] = None,
+    threads: Annotated[int | None, Flag(help="CPU threads (default: chosen per model)")] = None,
 ) -> None:
     """Train a model; with no arguments, an MLP on the built-in digits data.
 
@@ -170,6 +178,9 @@ def train(
         "clip_grad_norm": clip_grad_norm,
         "skip_nonfinite": skip_nonfinite,
         "deterministic": deterministic,
+        "precision": precision,
+        "compile": compile,
+        "threads": threads,
     }
     if resume is not None:
         _resume(resume, config, flags)
@@ -274,10 +285,16 @@ def datasets() -> None:
     Console().print(datasets_table(list_datasets()), soft_wrap=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, without the source line Python would print."""
+    typer.echo(f"warning: {message}", err=True)
+
+
 def main() -> None:
     """Entry point: user errors end with one line on stderr and exit code 2, no traceback."""
     from .errors import MlpkitError
 
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except MlpkitError as exc:

@@ -142,6 +142,11 @@ class TrainConfig(Section):
     restore_best: bool = Field(True, description="early stopping: end with the best weights")
     deterministic: bool = False
     skip_nonfinite: bool = Field(False, description="skip batches with a NaN/inf loss")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: autocast where faster (else a warning and fp32)"
+    )
+    compile: bool = Field(False, description="train through torch.compile")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: chosen)")
 
     @model_validator(mode="after")
     def _keep_last_needs_every(self) -> TrainConfig:

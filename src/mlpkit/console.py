@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -59,6 +60,16 @@ def metrics_table(title: str, metrics: dict[str, float]) -> Table:
     return table
 
 
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes / KiB
+
+
 def summary_table(result) -> Table:
     """The end-of-run summary: where it went, how long, which step, final and test metrics."""
     history = result.history
@@ -69,6 +80,8 @@ def summary_table(result) -> Table:
     table.add_row("epochs", str(len(history)))
     table.add_row("training time", f"{last.get('total_time', 0.0):.2f} s")
     table.add_row("step", result.step)
+    if peak := peak_memory_mb():
+        table.add_row("peak memory", f"{peak:.0f} MB")
     for key in ("train_loss", "val_loss"):
         if key in last:
             table.add_row(key, f"{last[key]:.4f}")

@@ -1,6 +1,9 @@
-"""Device choice: ``auto`` picks cuda, then mps, then cpu."""
+"""Device choice (``auto`` picks cuda, then mps, then cpu) and CPU thread count."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -33,3 +36,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {device!r} asked for but MPS is not available; use auto or cpu")
     return resolved
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(count)``, then restore the previous count.
+
+    None leaves the setting alone.
+    """
+    if count is None:
+        yield
+        return
+    if count < 1:
+        raise ConfigError(f"threads must be >= 1, got {count}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

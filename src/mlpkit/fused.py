@@ -399,6 +399,12 @@ class FusedMLPStep:
             _model_problem(model) or _loss_problem(loss_fn) or _optimizer_problem(model, optimizer)
         )
 
+    def recommended_threads(self, batch_size: int) -> int:
+        """``recommended_num_threads`` for this model at ``batch_size``."""
+        linears = [s for s in self._stages if isinstance(s, _Linear)]
+        widths = [s.weight.shape[0] for s in linears]
+        return recommended_num_threads(batch_size, linears[0].weight.shape[1], widths)
+
     def train_batch(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         if not isinstance(inputs, Tensor) or inputs.dim() != 2:
             raise DataError(

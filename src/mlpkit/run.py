@@ -49,7 +49,7 @@ class RunResult:
 
     @property
     def step(self) -> str:
-        return str(self.history.attrs.get("step", "autograd"))
+        return str(self.history.attrs.get("step_details", "autograd"))
 
 
 def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
@@ -167,6 +167,9 @@ def _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_f
         resume_from=resume_from,
         drop_last=config.train.drop_last,
         num_workers=config.train.num_workers,
+        precision=config.train.precision,
+        compile=config.train.compile,
+        threads=config.train.threads,
     )
 
 

@@ -8,10 +8,13 @@ that the loop never waits for the device inside an epoch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
+
+from .precision import autocast
 
 Batch = Any  # a tensor, a tuple of tensors or a dict of named tensors
 
@@ -31,6 +34,10 @@ class AutogradStep:
     With ``skip_nonfinite``, a batch whose loss or gradients are NaN or infinite changes
     nothing (no update, no optimizer state) and is reported with a NaN loss. Checking costs one
     wait for the device per step, so it is only done when asked for.
+
+    ``forward`` replaces ``call_model(model, inputs)`` (``mlpkit.compiling.CompiledModel`` uses
+    it); ``autocast_dtype`` runs the forward pass and loss under autocast, and hands the outputs
+    back in float32 for the metrics.
     """
 
     name = "autograd"
@@ -42,25 +49,33 @@ class AutogradStep:
         optimizer: torch.optim.Optimizer,
         clip_grad_norm: float | None = None,
         skip_nonfinite: bool = False,
+        *,
+        forward: Callable[[Batch], Any] | None = None,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.clip_grad_norm = clip_grad_norm
         self.skip_nonfinite = skip_nonfinite
+        self.forward = forward if forward is not None else partial(call_model, model)
+        self.autocast_dtype = autocast_dtype
+        self._device = next(model.parameters(), torch.empty(0)).device
 
     def train_batch(self, inputs: Batch, targets: Any) -> tuple[torch.Tensor, Any]:
         self.optimizer.zero_grad(set_to_none=True)
-        outputs = call_model(self.model, inputs)
-        loss = self.loss_fn(outputs, targets)
+        with autocast(self._device, self.autocast_dtype):
+            outputs = self.forward(inputs)
+            loss = self.loss_fn(outputs, targets)
         loss.backward()
+        outputs = _detach(outputs, to_float=self.autocast_dtype is not None)
         if self.skip_nonfinite and not self._finite(loss):
             self.optimizer.zero_grad(set_to_none=True)
-            return torch.full_like(loss.detach(), float("nan")), _detach(outputs)
+            return torch.full_like(loss.detach(), float("nan")), outputs
         if self.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
-        return loss.detach(), _detach(outputs)
+        return loss.detach(), outputs
 
     def _finite(self, loss: torch.Tensor) -> bool:
         checks = [loss.detach().isfinite().all()]
@@ -68,11 +83,12 @@ class AutogradStep:
         return bool(torch.stack(checks).all())
 
 
-def _detach(outputs: Any) -> Any:
+def _detach(outputs: Any, to_float: bool = False) -> Any:
     if isinstance(outputs, torch.Tensor):
-        return outputs.detach()
+        outputs = outputs.detach()
+        return outputs.float() if to_float and outputs.is_floating_point() else outputs
     if isinstance(outputs, dict):
-        return {k: _detach(v) for k, v in outputs.items()}
+        return {k: _detach(v, to_float) for k, v in outputs.items()}
     if isinstance(outputs, (tuple, list)):
-        return type(outputs)(_detach(v) for v in outputs)
+        return type(outputs)(_detach(v, to_float) for v in outputs)
     return outputs

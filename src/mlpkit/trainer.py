@@ -19,13 +19,14 @@ from torch import nn
 from .batching import LoaderBatches, TensorBatcher, leaves, make_batches, rows_of
 from .callbacks import Callback, History, StopTraining
 from .checkpoint import Checkpoint, load_checkpoint
-from .devices import resolve_device
+from .devices import cpu_threads, resolve_device
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import EVAL_BATCH_SIZE, infer
 from .interrupt import TrainingInterrupted, catch_signals
 from .losses import resolve_loss
 from .metrics import Metric, compute_all, get_metrics, primary
 from .optim import make_optimizer
+from .precision import resolve_precision
 from .seeding import (
     deterministic_algorithms,
     random_states,
@@ -38,35 +39,75 @@ log = logging.getLogger(__name__)
 
 
 def choose_step(
-    model, loss_fn, optimizer, step: str = "auto", clip_grad_norm=None, skip_nonfinite=False
+    model,
+    loss_fn,
+    optimizer,
+    step: str = "auto",
+    clip_grad_norm=None,
+    skip_nonfinite=False,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    compile: bool = False,
 ):
-    """The fused fast path where it applies (or is asked for), else the autograd step."""
+    """The fused fast path where it applies (or is asked for), else the autograd step.
+
+    bf16 autocast and ``torch.compile`` run through autograd: the fused step is fp32 and eager.
+    """
     if step not in ("auto", "fused", "autograd"):
         raise ConfigError(f"unknown step {step!r}; use auto, fused or autograd")
-    if skip_nonfinite:
-        # Skipping a batch means checking its loss and gradients before the update.
-        if step == "fused":
-            raise ConfigError("the fused step cannot skip non-finite batches; use step='auto'")
-        log.info("using the autograd step: skip_nonfinite checks each batch before its update")
-        step = "autograd"
-    if step != "autograd":
+    reason = _autograd_needed(skip_nonfinite, autocast_dtype, compile)
+    if reason is None and step != "autograd":
         try:
             from .fused import FusedMLPStep
         except ImportError:
-            FusedMLPStep = None  # noqa: N806
-        reason = (
-            "the fused step is not built"
-            if FusedMLPStep is None
-            else (FusedMLPStep.why_not(model, loss_fn, optimizer))
-        )
-        if reason is None:
-            return FusedMLPStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
-        if step == "fused":
-            raise ConfigError(f"the fused step cannot train this model: {reason}; use step='auto'")
+            reason = "the fused step is not built"
+        else:
+            reason = FusedMLPStep.why_not(model, loss_fn, optimizer)
+            if reason is None:
+                return FusedMLPStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
+    if step == "fused":
+        raise ConfigError(f"the fused step cannot train this run: {reason}; use step='auto'")
+    if reason is not None:
         log.info("using the autograd step: %s", reason)
+    forward = None
+    if compile:
+        from .compiling import CompiledModel
+
+        forward = CompiledModel(model)
     return AutogradStep(
-        model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm, skip_nonfinite=skip_nonfinite
+        model,
+        loss_fn,
+        optimizer,
+        clip_grad_norm=clip_grad_norm,
+        skip_nonfinite=skip_nonfinite,
+        forward=forward,
+        autocast_dtype=autocast_dtype,
     )
+
+
+def _autograd_needed(skip_nonfinite: bool, autocast_dtype, compile: bool) -> str | None:
+    if skip_nonfinite:
+        # Skipping a batch means checking its loss and gradients before the update.
+        return "skip_nonfinite checks each batch before its update"
+    if autocast_dtype is not None:
+        return f"{_dtype_name(autocast_dtype)} autocast runs through autograd"
+    if compile:
+        return "torch.compile runs through autograd"
+    return None
+
+
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+
+
+def describe_step(step) -> str:
+    """What ran, for the run summary: ``fused``, ``autograd``, ``autograd, bf16, compiled``."""
+    parts = [step.name]
+    if getattr(step, "autocast_dtype", None) is not None:
+        parts.append(_dtype_name(step.autocast_dtype))
+    if getattr(getattr(step, "forward", None), "active", False):
+        parts.append("compiled")
+    return ", ".join(parts)
 
 
 class Trainer:
@@ -87,6 +128,9 @@ class Trainer:
         step: str = "auto",
         clip_grad_norm: float | None = None,
         skip_nonfinite: bool = False,
+        autocast_dtype: torch.dtype | None = None,
+        compile: bool = False,
+        threads: int | None = None,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
@@ -99,7 +143,17 @@ class Trainer:
         self.skip_nonfinite = skip_nonfinite
         self.history = History()
         self.callbacks = sorted([self.history, *callbacks], key=lambda c: c.order)
-        self.step = choose_step(model, loss_fn, optimizer, step, clip_grad_norm, skip_nonfinite)
+        self.step = choose_step(
+            model,
+            loss_fn,
+            optimizer,
+            step,
+            clip_grad_norm,
+            skip_nonfinite,
+            autocast_dtype=autocast_dtype,
+            compile=compile,
+        )
+        self.threads = threads if threads is not None else self._recommended_threads()
         self.epoch = 0  # epochs completed
         self.batch = 0  # steps completed in the current epoch
         self.total_time = 0.0
@@ -116,7 +170,7 @@ class Trainer:
     def fit(self):
         """Train up to ``epochs``; on SIGINT / SIGTERM raise ``TrainingInterrupted`` (see
         ``mlpkit.interrupt``) after the current step."""
-        with catch_signals(self._request_stop):
+        with catch_signals(self._request_stop), cpu_threads(self.threads):
             self._fire("on_fit_start")
             try:
                 while self.epoch < self.epochs:
@@ -127,8 +181,22 @@ class Trainer:
                 log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
             self._fire("on_fit_end")
         frame = self.history.frame()
-        frame.attrs.update(step=self.step.name, device=str(self.device), stopped=self.stop_reason)
+        frame.attrs.update(
+            step=self.step.name,
+            step_details=describe_step(self.step),
+            device=str(self.device),
+            threads=self.threads,
+            stopped=self.stop_reason,
+        )
         return frame
+
+    def _recommended_threads(self) -> int | None:
+        """Threads for the fused step on a CPU (small steps run faster on fewer), else None."""
+        recommend = getattr(self.step, "recommended_threads", None)
+        batch_size = getattr(self.train_batches, "batch_size", None)
+        if self.device.type != "cpu" or recommend is None or batch_size is None:
+            return None
+        return recommend(batch_size)
 
     def _epoch(self) -> None:
         self._fire("on_epoch_start")
@@ -292,6 +360,15 @@ def _versions() -> dict[str, str]:
     return {"mlpkit": __version__, "torch": str(torch.__version__)}
 
 
+def _probe_shape(model: nn.Module, batch_size: int) -> tuple[int, int, int]:
+    """A matrix product typical of one step of ``model``: its largest linear layer's."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return (batch_size, 256, 256)
+    largest = max(linears, key=lambda m: m.weight.numel())
+    return (batch_size, largest.in_features, largest.out_features)
+
+
 def _check_model_fits_data(model: nn.Module, batches) -> None:
     """Run one sample through the model so that shape and label errors say what is wrong."""
     if not isinstance(batches, TensorBatcher):
@@ -346,6 +423,9 @@ def fit(
     num_workers: int = 0,
     deterministic: bool = False,
     persistent_workers: bool | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
+    threads: int | None = None,
 ):
     """Train ``model`` and return the history: a DataFrame with one row per epoch.
 
@@ -363,6 +443,12 @@ def fit(
     run up to ``epochs`` in total, exactly as if it had not stopped, given the same arguments.
     ``deterministic`` makes torch use deterministic algorithms only. SIGINT / SIGTERM stop
     training after the current step with ``TrainingInterrupted``.
+
+    ``precision="bf16"`` trains under bf16 autocast where the device runs it faster (else it
+    warns once and trains in fp32); ``compile=True`` trains through ``torch.compile`` (falling
+    back to the eager model, with a warning, if compiling fails). Both use the autograd step.
+    ``threads`` sets torch's CPU thread count during training; by default the fused step picks
+    one for the size of its matrix products, and the autograd step keeps torch's setting.
 
     >>> model = mlpkit.MLP(4, [16], 3)  # doctest: +SKIP
     >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=5, lr=0.1, metrics=["accuracy"])
@@ -419,6 +505,9 @@ def fit(
         step=step,
         clip_grad_norm=clip_grad_norm,
         skip_nonfinite=skip_nonfinite,
+        autocast_dtype=resolve_precision(precision, device, _probe_shape(model, batch_size)),
+        compile=compile,
+        threads=threads,
     )
     if resume_from is not None:
         state = resume_from
