@@ -32,6 +32,7 @@ test: lint
 bench: install
 	$(PIP) --quiet -e ".[dev,bench]"
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/epoch_costs.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
