@@ -128,7 +128,7 @@ def test_clip_grad_norm_from_the_config_bounds_the_update(tmp_path):
     torch.manual_seed(config.train.seed)
     from mlpkit.run import build_model, prepare_data
 
-    before = build_model(config, prepare_data(config).source).state_dict()
+    before = build_model(config, prepare_data(config)).state_dict()
     after = train_run(config).model.state_dict()
     moved = torch.cat([(after[k] - before[k]).flatten() for k in before]).norm()
     assert 0 < float(moved) <= 0.001 * (1 + 1e-4)

@@ -35,7 +35,7 @@ _EXPORTS = {
     "evaluation": ["evaluate"],
     "losses": ["LOSSES", "WeightedLoss", "make_loss"],
     "metrics": ["METRICS", "get_metric"],
-    "models": ["ACTIVATIONS", "MLP"],
+    "models": ["ACTIVATIONS", "MLP", "WideAndDeep"],
     "optim": ["OPTIMIZERS", "make_optimizer"],
     "prediction": ["Predictions", "predict"],
     "serialize": ["load_model", "save_model"],

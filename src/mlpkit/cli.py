@@ -44,6 +44,12 @@ def _hidden(text: str | None) -> list[int] | None:
         raise ConfigError(f"--hidden takes widths like 128,64, got {text!r}") from None
 
 
+def _groups(**columns: list[str] | None) -> dict[str, list[str]] | None:
+    """Input groups from flags such as ``--wide a,b --deep b,c``; None when none is given."""
+    given = {name: names for name, names in columns.items() if names is not None}
+    return given or None
+
+
 @app.command()
 def train(
     config: Annotated[
@@ -71,6 +77,14 @@ def train(
     ] = None,
     stream: Annotated[
         bool | None, Flag("--stream/--no-stream", help="stream an NPY file from disk")
+    ] = None,
+    architecture: Annotated[
+        str | None, Flag(help="mlp, or wide_deep (Wide & Deep; see --wide, --deep)")
+    ] = None,
+    wide: Annotated[str | None, Flag(help="wide_deep: columns of the wide input")] = None,
+    deep: Annotated[str | None, Flag(help="wide_deep: columns of the deep input")] = None,
+    aux_weight: Annotated[
+        float | None, Flag(help="wide_deep: loss weight of an auxiliary output, e.g. 0.2")
     ] = None,
     hidden: Annotated[
         str | None, Flag(help="hidden layer widths, e.g. 128,64 ('' for none)")
@@ -146,6 +160,9 @@ def train(
         "scale_features": normalize,
         "scale_target": scale_target,
         "stream": stream,
+        "groups": _groups(wide=_names(wide), deep=_names(deep)),
+        "architecture": architecture,
+        "aux_weight": aux_weight,
         "hidden": _hidden(hidden),
         "activation": activation,
         "dropout": dropout,
@@ -227,14 +244,14 @@ def _interruptible(bar) -> Iterator[None]:
     try:
         yield
     except TrainingInterrupted as stop:
-        bar.progress.stop()
+        bar.stop()
         typer.echo(f"{stop}", err=True)
         if stop.run_dir is not None:
             command = f"mlpkit train --resume {shlex.quote(str(stop.run_dir))}"
             typer.echo(f"resume with: {command}", err=True)
         raise typer.Exit(stop.exit_code) from None
     finally:
-        bar.progress.stop()
+        bar.stop()
 
 
 @app.command()

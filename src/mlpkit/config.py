@@ -62,10 +62,16 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
+    architecture: Literal["mlp", "wide_deep"] = Field(
+        "mlp", description="wide_deep: Wide & Deep, fed the input groups wide and deep"
+    )
     hidden: list[int] = Field(default_factory=lambda: [256, 128])
     activation: str = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
     batch_norm: bool = False
+    aux_weight: float = Field(
+        0.0, ge=0, lt=1, description="wide_deep: loss weight of an auxiliary deep-only output"
+    )
 
     @field_validator("hidden")
     @classmethod
@@ -81,6 +87,14 @@ class ModelConfig(Section):
 
         ACTIVATIONS.get(name)
         return name
+
+    @model_validator(mode="after")
+    def _wide_deep_settings(self) -> ModelConfig:
+        if self.architecture == "wide_deep" and not self.hidden:
+            raise ValueError("wide_deep needs at least one hidden layer, e.g. hidden = [50, 40]")
+        if self.aux_weight and self.architecture != "wide_deep":
+            raise ValueError("aux_weight is for architecture = 'wide_deep'")
+        return self
 
 
 class OptimConfig(Section):

@@ -48,7 +48,12 @@ class ProgressBar(Callback):
         self.progress.update(self.task, completed=trainer.epoch, metrics=shown)
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        self.progress.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        """End the bar's display; nothing is printed if it never started."""
+        if self.progress.live.is_started:
+            self.progress.stop()
 
 
 def metrics_table(title: str, metrics: dict[str, float]) -> Table:

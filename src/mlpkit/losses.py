@@ -85,7 +85,8 @@ def make_loss(name: str, **options: Any) -> nn.Module:
 class WeightedLoss(nn.Module):
     """A weighted sum of one loss per output, for models with several outputs.
 
-    Outputs and targets are matched by position (tuples) or by key (dicts).
+    Outputs and targets are matched by position (tuples) or by key (dicts); a single target
+    tensor is every output's target (as for an auxiliary output predicting the main target).
 
     >>> loss = WeightedLoss([nn.MSELoss(), nn.MSELoss()], weights=[0.9, 0.1])
     """
@@ -120,9 +121,11 @@ class WeightedLoss(nn.Module):
                 "the model returned one output but several losses were given; "
                 "return a tuple or dict of outputs, or give one loss"
             )
+        shared = not isinstance(targets, (tuple, list, dict))
         total = 0.0
         for key in self.keys:
-            total = total + self.weights[key] * self.losses[key](outputs[key], targets[key])
+            target = targets if shared else targets[key]
+            total = total + self.weights[key] * self.losses[key](outputs[key], target)
         return total  # type: ignore[return-value]
 
 

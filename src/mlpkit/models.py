@@ -42,23 +42,9 @@ class MLP(nn.Sequential):
         dropout: float = 0.0,
         batch_norm: bool = False,
     ) -> None:
-        _check_positive("in_features", in_features)
         _check_positive("out_features", out_features)
-        for width in hidden:
-            _check_positive("hidden layer width", width)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}; use e.g. 0.2")
-        make_activation = ACTIVATIONS.get(activation)
-        layers: list[nn.Module] = []
-        width_in = in_features
-        for width in hidden:
-            layers.append(nn.Linear(width_in, width))
-            if batch_norm:
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(make_activation())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            width_in = width
+        layers = hidden_layers(in_features, hidden, activation, dropout, batch_norm)
+        width_in = hidden[-1] if hidden else in_features
         layers.append(nn.Linear(width_in, out_features))
         super().__init__(*layers)
         self.in_features = in_features
@@ -87,6 +73,111 @@ class MLP(nn.Sequential):
     def extra_repr(self) -> str:
         sizes = " -> ".join(str(s) for s in [self.in_features, *self.hidden, self.out_features])
         return f"{sizes}, activation={self.activation}"
+
+
+class WideAndDeep(nn.Module):
+    """Wide & Deep (Cheng et al., 2016), as in the reference chapters: the wide inputs skip the
+    hidden layers and meet the deep part's output at the output layer.
+
+    ``forward(wide, deep=None)`` takes the two inputs by name, as batches of named input groups
+    pass them (``model(wide=..., deep=...)``); without ``deep``, the same features go through
+    both paths. With ``aux_output=True`` the deep part also predicts on its own, and ``forward``
+    returns ``(main, auxiliary)``: training both regularises the deep part, and metrics and
+    predictions use the main output.
+
+    >>> model = WideAndDeep(5, 6, [50, 40], 1, aux_output=True)
+    >>> [o.shape for o in model(torch.zeros(2, 5), torch.zeros(2, 6))]
+    [torch.Size([2, 1]), torch.Size([2, 1])]
+    """
+
+    def __init__(
+        self,
+        wide_features: int,
+        deep_features: int | None = None,
+        hidden: Sequence[int] = (50, 40),
+        out_features: int = 1,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        aux_output: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_positive("out_features", out_features)
+        if not hidden:
+            raise ConfigError(
+                "a Wide & Deep model needs at least one hidden layer in its deep part; "
+                "give hidden widths such as 50,40"
+            )
+        deep_features = wide_features if deep_features is None else deep_features
+        _check_positive("wide_features", wide_features)
+        self.deep = nn.Sequential(
+            *hidden_layers(deep_features, hidden, activation, dropout, batch_norm)
+        )
+        self.output = nn.Linear(wide_features + hidden[-1], out_features)
+        self.aux = nn.Linear(hidden[-1], out_features) if aux_output else None
+        self.wide_features = wide_features
+        self.deep_features = deep_features
+        self.hidden = list(hidden)
+        self.out_features = out_features
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.aux_output = aux_output
+
+    def forward(
+        self, wide: torch.Tensor, deep: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        deep_out = self.deep(wide if deep is None else deep)
+        main = self.output(torch.cat([wide, deep_out], dim=1))
+        return main if self.aux is None else (main, self.aux(deep_out))
+
+    def arguments(self) -> dict[str, Any]:
+        """The constructor arguments, enough to build the same architecture again."""
+        return {
+            "wide_features": self.wide_features,
+            "deep_features": self.deep_features,
+            "hidden": list(self.hidden),
+            "out_features": self.out_features,
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "batch_norm": self.batch_norm,
+            "aux_output": self.aux_output,
+        }
+
+    def extra_repr(self) -> str:
+        deep = " -> ".join(str(s) for s in [self.deep_features, *self.hidden])
+        aux = ", auxiliary output" if self.aux_output else ""
+        return f"wide {self.wide_features}, deep {deep}, out {self.out_features}{aux}"
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"MLP": MLP, "WideAndDeep": WideAndDeep}
+
+
+def hidden_layers(
+    in_features: int,
+    hidden: Sequence[int],
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> list[nn.Module]:
+    """``[Linear, (BatchNorm), activation, (Dropout)]`` for each width in ``hidden``, checked."""
+    _check_positive("in_features", in_features)
+    for width in hidden:
+        _check_positive("hidden layer width", width)
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}; use e.g. 0.2")
+    make_activation = ACTIVATIONS.get(activation)
+    layers: list[nn.Module] = []
+    width_in = in_features
+    for width in hidden:
+        layers.append(nn.Linear(width_in, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(make_activation())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width_in = width
+    return layers
 
 
 def _check_positive(what: str, value: int) -> None:

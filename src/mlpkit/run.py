@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
 from .callbacks import Callback
 from .checkpoint import Checkpoint, atomic_write
@@ -29,7 +30,8 @@ from .data.target import TargetScaler
 from .errors import ConfigError, DataError
 from .evaluation import evaluate
 from .interrupt import TrainingInterrupted
-from .models import MLP
+from .losses import WeightedLoss, make_loss
+from .models import MLP, WideAndDeep
 from .seeding import seed_everything
 from .serialize import load_model, save_model
 
@@ -63,16 +65,62 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     return resolved
 
 
-def build_model(config: RunConfig, data: LoadedData, n_inputs: int | None = None) -> MLP:
-    """The MLP a config describes, for ``n_inputs`` preprocessed features (default: raw)."""
-    return MLP(
-        data.n_features if n_inputs is None else n_inputs,
-        config.model.hidden,
-        data.n_outputs,
-        activation=config.model.activation,
-        dropout=config.model.dropout,
-        batch_norm=config.model.batch_norm,
+def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep:
+    """The model a config describes, sized for the prepared (preprocessed) inputs."""
+    settings, outputs = config.model, prepared.source.n_outputs
+    layers = dict(
+        activation=settings.activation, dropout=settings.dropout, batch_norm=settings.batch_norm
     )
+    if settings.architecture == "wide_deep":
+        widths = {name: len(positions) for name, positions in (prepared.groups or {}).items()}
+        return WideAndDeep(
+            widths.get("wide", prepared.n_inputs),
+            widths.get("deep", prepared.n_inputs),
+            settings.hidden,
+            outputs,
+            aux_output=settings.aux_weight > 0,
+            **layers,
+        )
+    return MLP(prepared.n_inputs, settings.hidden, outputs, **layers)
+
+
+def check_groups(config: RunConfig) -> None:
+    """Input groups need a model that takes them: Wide & Deep takes ``wide`` and ``deep``."""
+    groups = config.data.groups
+    if not groups:
+        return
+    if config.model.architecture != "wide_deep":
+        raise ConfigError(
+            "input groups feed a model that takes named inputs; set architecture = 'wide_deep' "
+            "with groups named wide and deep, or train your own model in Python: "
+            "prepared = prepare_data(config), then fit(model, loss, prepared.train, prepared.val)"
+        )
+    if set(groups) != {"wide", "deep"}:
+        raise ConfigError(
+            f"a wide_deep model takes the input groups wide and deep, got {', '.join(groups)}; "
+            "name the groups wide and deep (or leave groups out to feed all features to both)"
+        )
+
+
+def run_loss(
+    config: RunConfig, y_train: np.ndarray | None = None, class_weights: Any = None
+) -> nn.Module:
+    """The loss a run trains and is evaluated with; with an auxiliary output (``aux_weight``
+    w > 0), ``(1 - w) * main + w * auxiliary``, both against the same target.
+
+    ``class_weights`` (as saved in ``model.json``) replace the config's, so that a finished run
+    is evaluated without its training labels.
+    """
+    optim = config.optim
+    options: dict[str, Any] = {}
+    if optim.loss == "cross_entropy" and optim.label_smoothing:
+        options["label_smoothing"] = optim.label_smoothing
+    weights = optim.class_weights if class_weights is None else class_weights
+    if weights is not None:
+        options.update(class_weights=weights, targets=y_train)
+    loss = make_loss(optim.loss or DEFAULT_LOSS[config.data.task], **options)
+    aux = config.model.aux_weight
+    return WeightedLoss([loss, loss], [1 - aux, aux]) if aux else loss
 
 
 def new_run_dir(config: RunConfig, data: LoadedData) -> Path:
@@ -97,22 +145,12 @@ def train_run(
     >>> result = train_run(RunConfig())  # doctest: +SKIP
     >>> result.test_metrics["accuracy"]
     """
-    from .losses import make_loss
-
-    if config.data.groups:
-        raise ConfigError(
-            "input groups feed a model that takes named inputs, and mlpkit train builds an MLP "
-            "that takes one; use the Python API: prepared = prepare_data(config), then "
-            "fit(your_model, loss, prepared.train, prepared.val)"
-        )
+    check_groups(config)
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
     config = resolve(config, prepared.source)
-    model = build_model(config, prepared.source, prepared.n_inputs)
-    loss = make_loss(
-        config.optim.loss,
-        **_loss_options(config, prepared.y_train),
-    )
+    model = build_model(config, prepared)
+    loss = run_loss(config, prepared.y_train)
     metrics = _metrics(config, prepared.target_scaler)
     run_dir = new_run_dir(config, prepared.source)
     config.out = str(run_dir)
@@ -137,7 +175,7 @@ def train_run(
         test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
     history.to_csv(run_dir / "history.csv", index=False)
     _write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
-    save_model(run_dir, model, _model_metadata(config, prepared))
+    save_model(run_dir, model, _model_metadata(config, prepared, loss))
     return RunResult(run_dir, history, test_metrics, model, config)
 
 
@@ -212,18 +250,11 @@ def _metrics(config: RunConfig, target_scaler: TargetScaler | None) -> list[Any]
     return list(names) if target_scaler is None else target_scaler.metrics(names)
 
 
-def _loss_options(config: RunConfig, y_train: np.ndarray) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if config.optim.loss in ("cross_entropy",) and config.optim.label_smoothing:
-        options["label_smoothing"] = config.optim.label_smoothing
-    if config.optim.class_weights is not None:
-        options["class_weights"] = config.optim.class_weights
-        options["targets"] = y_train
-    return options
-
-
-def _model_metadata(config: RunConfig, prepared: PreparedData) -> dict[str, Any]:
+def _model_metadata(config: RunConfig, prepared: PreparedData, loss: nn.Module) -> dict[str, Any]:
     source = prepared.source
+    main_loss = loss.losses[0] if isinstance(loss, WeightedLoss) else loss
+    class_weights = getattr(main_loss, "weight", None)
+    groups = prepared.groups or {}
     return {
         "task": source.task,
         "data": source.name,
@@ -232,6 +263,8 @@ def _model_metadata(config: RunConfig, prepared: PreparedData) -> dict[str, Any]
         "class_names": source.class_names,
         "image_shape": source.image_shape,
         "input_names": prepared.preprocessor.output_names_,
+        "input_groups": {name: positions.tolist() for name, positions in groups.items()} or None,
+        "class_weights": None if class_weights is None else class_weights.tolist(),
         "preprocessing": {
             **prepared.preprocessor.to_dict(),
             "target": None if prepared.target_scaler is None else prepared.target_scaler.to_dict(),
@@ -243,6 +276,13 @@ def _saved_preprocessing(metadata: dict[str, Any]) -> tuple[Preprocessor, Target
     state = metadata["preprocessing"]
     target = state.get("target")
     return Preprocessor.from_dict(state), None if target is None else TargetScaler.from_dict(target)
+
+
+def _saved_inputs(metadata: dict[str, Any], preprocessor: Preprocessor) -> ModelInputs:
+    """Raw features to the saved model's inputs: its preprocessing and input groups."""
+    groups = metadata.get("input_groups") or {}
+    positions = {name: np.asarray(p, dtype=np.int64) for name, p in groups.items()}
+    return ModelInputs(preprocessor, positions or None)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -257,7 +297,6 @@ def evaluate_run(
     The metrics are also written to ``evaluation.json`` in the run folder.
     """
     from .config import load_config, merge
-    from .losses import make_loss
 
     run_dir = Path(run_dir)
     model, metadata = load_model(run_dir)
@@ -271,12 +310,12 @@ def evaluate_run(
         loaded = load_data(merge(config, overrides).data, classes=metadata.get("class_names"))
         raw = select_features(loaded.X, preprocessor, overrides["target"], loaded.name)
         y = loaded.y if target_scaler is None else target_scaler.transform(loaded.y)
-        test = (ModelInputs(preprocessor)(raw, Path(data).name), y)
+        test = (_saved_inputs(metadata, preprocessor)(raw, Path(data).name), y)
     else:
         test = prepare_data(config, preprocessor, target_scaler).test
         if test is None:
             raise DataError(f"{run_dir} has no test split; evaluate it on a file with --data")
-    loss = make_loss(config.optim.loss or DEFAULT_LOSS[metadata["task"]])
+    loss = run_loss(config, class_weights=metadata.get("class_weights"))
     metrics = evaluate(model, test, _metrics(config, target_scaler), loss=loss)
     _write_text(run_dir / "evaluation.json", json.dumps(metrics, indent=2))
     return metrics
@@ -296,7 +335,7 @@ def predict_run(run_dir: str | Path, inputs: str | Path, top_k: int = 1) -> pd.D
     raw = read_features(inputs, preprocessor, metadata.get("target"))
     predictions = predict(
         model,
-        ModelInputs(preprocessor)(raw, Path(inputs).name),
+        _saved_inputs(metadata, preprocessor)(raw, Path(inputs).name),
         top_k=top_k,
         class_names=metadata.get("class_names"),
         task=metadata["task"],

@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .checkpoint import atomic_write
 from .errors import CheckpointError, DataNotFoundError
-from .models import MLP
+from .models import ARCHITECTURES
 
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
 
 
-def save_model(folder: str | Path, model: MLP, metadata: dict[str, Any]) -> None:
+def save_model(folder: str | Path, model: nn.Module, metadata: dict[str, Any]) -> None:
     """Write ``model.safetensors`` and ``model.json`` into ``folder`` (each atomically)."""
     from safetensors.torch import save
 
@@ -34,7 +35,7 @@ def save_model(folder: str | Path, model: MLP, metadata: dict[str, Any]) -> None
     weights = save(state)
     document = {
         "format": "mlpkit-model/1",
-        "architecture": {"type": "MLP", **model.arguments()},
+        "architecture": {"type": type(model).__name__, **model.arguments()},
         **metadata,
         "versions": {"mlpkit": __version__, "torch": torch.__version__},
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -44,7 +45,7 @@ def save_model(folder: str | Path, model: MLP, metadata: dict[str, Any]) -> None
     atomic_write(folder / METADATA, lambda f: f.write(text.encode()))
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[MLP, dict]:
+def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """The model and its metadata from a run folder.
 
     >>> model, meta = load_model("runs/digits")  # doctest: +SKIP
@@ -66,9 +67,16 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
         architecture = dict(metadata["architecture"])
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{metadata_path} is corrupted ({exc}); retrain the run") from None
-    if architecture.pop("type", None) != "MLP":
-        raise CheckpointError(f"{metadata_path} does not describe an mlpkit MLP")
-    model = MLP(**architecture)
+    kind = architecture.pop("type", None)
+    if kind not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{metadata_path} describes a model of type {kind!r}, not one of mlpkit's "
+            f"({', '.join(ARCHITECTURES)}); load its weights into your own model in Python"
+        )
+    try:
+        model = ARCHITECTURES[kind](**architecture)
+    except TypeError as exc:
+        raise CheckpointError(f"{metadata_path} is corrupted ({exc}); retrain the run") from None
     expected = metadata.get("weights_sha256")
     if expected is not None and _sha256(weights) != expected:
         raise CheckpointError(

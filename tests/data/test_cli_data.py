@@ -59,7 +59,7 @@ def test_bad_data_exits_2_with_one_line_and_no_run_folder(
     done = cli("train", *args)
 
     assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
+    lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
