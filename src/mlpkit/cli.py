@@ -5,6 +5,7 @@ Heavy imports (torch) happen inside the commands, so ``mlpkit --help`` stays fas
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import warnings
@@ -299,7 +300,9 @@ def datasets() -> None:
     from .console import datasets_table
     from .data.loading import list_datasets
 
-    Console().print(datasets_table(list_datasets()), soft_wrap=True)
+    # Piped output is not cut to 80 columns: it is read by programs and people alike.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+    Console(width=width).print(datasets_table(list_datasets()), soft_wrap=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -93,11 +93,19 @@ def test_train_predict_evaluate_on_a_table_with_categories_and_gaps(tmp_path, cl
     assert metrics["r2"] > 0.8
 
 
-def test_datasets_lists_shapes_and_cache_status(cli):
+def test_datasets_lists_shapes_and_cache_status(cli, tmp_path):
+    from mlpkit.data.downloads import DOWNLOADABLE
+
+    cached = tmp_path / "cache" / "mnist"  # the cli fixture's cache
+    cached.mkdir(parents=True)
+    for remote in DOWNLOADABLE["mnist"].files:
+        (cached / remote.filename).write_bytes(b"")
     done = cli("datasets")
     assert done.returncode == 0, done.stderr
     rows = {line.split()[1]: line for line in done.stdout.splitlines() if line.startswith("│")}
     assert "70000" in rows["fashion_mnist"] and "784" in rows["fashion_mnist"]
-    assert "10" in rows["fashion_mnist"] and "download" in rows["fashion_mnist"]
+    assert "10" in rows["fashion_mnist"] and "download, not cached" in rows["fashion_mnist"]
+    assert "download, cached" in rows["mnist"]
+    assert "classification" in rows["digits"]  # not cut short
     assert "581012" in rows["covtype"] and "54" in rows["covtype"]
     assert "california_housing" in rows and "20640" in rows["california_housing"]

@@ -142,6 +142,10 @@ def test_unreachable_urls_say_where_to_put_the_file(tmp_path, idx_source):
     assert "\n" not in message
     assert dead[0] in message and dead[1] in message
     assert f"put it at {tmp_path / 'cache' / 'mnist' / 'train-images-idx3-ubyte.gz'}" in message
+    assert message.endswith(
+        "mnist also needs train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+        "t10k-labels-idx1-ubyte.gz in that folder"
+    )
     assert not (tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz").exists()
 
 

@@ -163,11 +163,13 @@ def fetch(
                 continue
             os.replace(tmp, destination)
             logger.info("saved %s (%d bytes)", destination, destination.stat().st_size)
+            if failures:  # said here, not per failure: when every mirror fails, the error does
+                logger.warning("downloaded %s from %s after: %s", destination.name, url, failures)
             return destination
         except (OSError, http.client.HTTPException, ValueError) as exc:
             # URLError, timeouts, resets and truncated HTTP bodies all land here.
             failures.append(f"{url} ({getattr(exc, 'reason', exc)})")
-            logger.warning("could not download %s: %s", url, exc)
+            logger.info("could not download %s: %s", url, exc)
         finally:
             tmp.unlink(missing_ok=True)
     if mismatch is not None:
@@ -200,7 +202,16 @@ def load_downloadable(
                     f"data set {spec.name!r} is not downloaded: {path} is missing; call with "
                     f"download=True or put the file from {remote.urls[0]} there"
                 )
-            fetch(remote.urls, path, remote.checksum)
+            try:
+                fetch(remote.urls, path, remote.checksum)
+            except DownloadError as exc:
+                others = [f.filename for f in spec.files if f is not remote]
+                missing = [name for name in others if not (folder / name).is_file()]
+                if not missing:
+                    raise
+                raise DownloadError(
+                    f"{exc}; {spec.name} also needs {', '.join(missing)} in that folder"
+                ) from None
         elif file_checksum(path, _split_checksum(remote.checksum)[0]) != remote.checksum.lower():
             # Cheap (tens of ms) and catches files truncated or replaced since they were cached.
             raise DataError(

@@ -123,7 +123,7 @@ def list_datasets() -> list[dict[str, Any]]:
                 "samples": spec.samples,
                 "features": spec.features,
                 "classes": len(spec.class_names) if spec.class_names else None,
-                "source": "cached" if is_cached(name) else "download",
+                "source": "download, cached" if is_cached(name) else "download, not cached",
             }
         )
     return rows
