@@ -28,8 +28,22 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
 
 
+@pytest.fixture(autouse=True)
+def python_default_sigint():
+    """SIGINT as in an interactive Python: raising KeyboardInterrupt. A shell script that starts
+    pytest in the background leaves SIGINT ignored instead (and so do the subprocesses)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SendSignal(Callback):
-    """Sends this process ``signum`` (``times`` times) after a step of epoch ``epoch + 1``."""
+    """Sends the main thread ``signum`` (``times`` times) after a step of epoch ``epoch + 1``.
+
+    Each signal is handled before the next is sent: two signals sent at once can reach Python
+    as one, and a signal sent to the process may be taken by one of torch's threads and reach
+    the main thread's handler only later.
+    """
 
     def __init__(self, signum: int, epoch: int, batch: int, times: int = 1) -> None:
         self.signum, self.epoch, self.batch, self.times = signum, epoch, batch, times
@@ -37,7 +51,11 @@ class SendSignal(Callback):
     def on_batch_end(self, trainer) -> None:
         if trainer.epoch == self.epoch and trainer.batch == self.batch:
             for _ in range(self.times):
-                os.kill(os.getpid(), self.signum)
+                signal.pthread_kill(threading.main_thread().ident, self.signum)
+                deadline = time.monotonic() + 10
+                while trainer.signal is None and time.monotonic() < deadline:
+                    time.sleep(0.001)  # Python runs signal handlers between bytecodes
+            time.sleep(0.05)  # where a second signal's KeyboardInterrupt is raised
 
 
 def train(folder, epochs=5, callbacks=(), resume=False, data=None):
