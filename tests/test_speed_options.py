@@ -148,3 +148,22 @@ def test_the_autograd_step_under_bf16_autocast_follows_fp32_and_hands_back_fp32_
         assert outputs.dtype == torch.float32
     assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.03)
     assert losses[torch.bfloat16][-1] < losses[torch.bfloat16][0] / 2
+
+
+def test_timing_bf16_against_fp32_steps_leaves_the_run_untouched(blobs):
+    from mlpkit.batching import make_batches
+    from mlpkit.trainer import bf16_step_problem
+
+    torch.manual_seed(0)
+    model = mlpkit.MLP(4, [16], 3, dropout=0.1)  # dropout draws random numbers in each step
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = make_batches(blobs, 32, shuffle=True, device=torch.device("cpu"), seed=0)
+    rng = torch.get_rng_state()
+    problem = bf16_step_problem(
+        model, torch.nn.CrossEntropyLoss(), opt, batches, torch.device("cpu"), step="auto"
+    )
+    assert problem is None or "bf16 steps are not faster than fp32 steps" in problem
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    assert not opt.state and all(p.grad is None for p in model.parameters())
+    assert torch.equal(torch.get_rng_state(), rng)

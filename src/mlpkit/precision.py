@@ -4,7 +4,8 @@ bf16 halves the bytes a matrix product moves, but not every CPU gains from it: w
 bf16 instructions the products are emulated and slower than fp32, and on some machines oneDNN
 fails to create its bf16 primitives at all. ``resolve_precision`` runs one small probe per
 device and shape before training and, when bf16 fails or is not faster, warns once and trains in
-fp32 instead of crashing or slowing down.
+fp32 instead of crashing or slowing down. (``fit`` then also times whole steps on a CPU: see
+``trainer.bf16_step_problem``.)
 """
 
 from __future__ import annotations
@@ -50,14 +51,19 @@ def resolve_precision(
     problem = _probed[key]
     if problem is None:
         return dtype
+    fall_back_to_fp32(device, problem)
+    return None
+
+
+def fall_back_to_fp32(device: torch.device, problem: str) -> None:
+    """Say, once per device, that bf16 was asked for but fp32 runs, and why."""
     if str(device) not in _warned:
         _warned.add(str(device))
         warnings.warn(
             f"precision bf16 asked for, but {problem}; training in fp32 instead",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return None
 
 
 @contextlib.contextmanager

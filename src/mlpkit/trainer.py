@@ -26,7 +26,7 @@ from .interrupt import TrainingInterrupted, catch_signals
 from .losses import resolve_loss
 from .metrics import Metric, compute_all, get_metrics, primary
 from .optim import make_optimizer
-from .precision import resolve_precision
+from .precision import fall_back_to_fp32, resolve_precision
 from .seeding import (
     deterministic_algorithms,
     random_states,
@@ -34,6 +34,7 @@ from .seeding import (
     seed_everything,
 )
 from .step import AutogradStep, call_model
+from .step_timing import seconds_per_step
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,68 @@ def _autograd_needed(skip_nonfinite: bool, autocast_dtype, compile: bool) -> str
     if compile:
         return "torch.compile runs through autograd"
     return None
+
+
+def recommended_threads(step, device: torch.device, batches) -> int | None:
+    """Threads for the fused step on a CPU (small steps run faster on fewer), else None."""
+    recommend = getattr(step, "recommended_threads", None)
+    batch_size = getattr(batches, "batch_size", None)
+    if device.type != "cpu" or recommend is None or batch_size is None:
+        return None
+    return recommend(batch_size)
+
+
+# Per model shape, batch size and step settings: whether bf16 steps lost to fp32 steps, and why.
+_step_probes: dict[tuple, str | None] = {}
+
+
+def bf16_step_problem(
+    model: nn.Module,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    batches,
+    device: torch.device,
+    **step_options: Any,
+) -> str | None:
+    """Why bf16 autocast should not train this run on a CPU: its steps are slower than the fp32
+    steps the run would take otherwise (often the fused step). None when bf16 steps are faster.
+
+    Both are timed on copies of the model and optimizer, on the first training batch, with the
+    random state put back afterwards. ``step_options`` are ``choose_step``'s and ``threads``.
+    """
+    if device.type != "cpu" or not isinstance(batches, TensorBatcher):
+        return None
+    threads = step_options.pop("threads", None)
+    size = batches.batch_size
+    shapes = tuple(tuple(p.shape) for p in model.parameters())
+    key = (type(model).__name__, shapes, size, threads, *sorted(step_options.items()))
+    if key not in _step_probes:
+        batch = (rows_of(batches.inputs, slice(0, size)), rows_of(batches.targets, slice(0, size)))
+        seconds = {}
+        with torch.random.fork_rng(devices=[]):
+            for dtype in (None, torch.bfloat16):
+
+                def make(twin, twin_optimizer, dtype=dtype):
+                    return choose_step(
+                        twin, loss_fn, twin_optimizer, autocast_dtype=dtype, **step_options
+                    )
+
+                seconds[dtype] = seconds_per_step(
+                    make,
+                    model,
+                    optimizer,
+                    batch,
+                    threads=lambda step: threads or recommended_threads(step, device, batches),
+                )
+        fp32, bf16 = seconds[None], seconds[torch.bfloat16]
+        log.info("steps of %d: fp32 %.0f us, bf16 %.0f us", size, fp32 * 1e6, bf16 * 1e6)
+        _step_probes[key] = (
+            None
+            if bf16 < fp32
+            else f"bf16 steps are not faster than fp32 steps here ({bf16 * 1e6:.0f} vs "
+            f"{fp32 * 1e6:.0f} us per batch of {size})"
+        )
+    return _step_probes[key]
 
 
 def _dtype_name(dtype: torch.dtype | None) -> str:
@@ -191,12 +254,7 @@ class Trainer:
         return frame
 
     def _recommended_threads(self) -> int | None:
-        """Threads for the fused step on a CPU (small steps run faster on fewer), else None."""
-        recommend = getattr(self.step, "recommended_threads", None)
-        batch_size = getattr(self.train_batches, "batch_size", None)
-        if self.device.type != "cpu" or recommend is None or batch_size is None:
-            return None
-        return recommend(batch_size)
+        return recommended_threads(self.step, self.device, self.train_batches)
 
     def _epoch(self) -> None:
         self._fire("on_epoch_start")
@@ -444,8 +502,9 @@ def fit(
     ``deterministic`` makes torch use deterministic algorithms only. SIGINT / SIGTERM stop
     training after the current step with ``TrainingInterrupted``.
 
-    ``precision="bf16"`` trains under bf16 autocast where the device runs it faster (else it
-    warns once and trains in fp32); ``compile=True`` trains through ``torch.compile`` (falling
+    ``precision="bf16"`` trains under bf16 autocast where its steps run faster than the fp32
+    steps would (timed on the first batch, on copies of the model; else it warns once and
+    trains in fp32); ``compile=True`` trains through ``torch.compile`` (falling
     back to the eager model, with a warning, if compiling fails). Both use the autograd step.
     ``threads`` sets torch's CPU thread count during training; by default the fused step picks
     one for the size of its matrix products, and the autograd step keeps torch's setting.
@@ -487,6 +546,22 @@ def fit(
             persistent_workers=persistent_workers,
         )
     _check_model_fits_data(model, train_batches)
+    autocast_dtype = resolve_precision(precision, device, _probe_shape(model, batch_size))
+    if autocast_dtype is not None and not compile:
+        problem = bf16_step_problem(
+            model,
+            loss_fn,
+            opt,
+            train_batches,
+            device,
+            step=step,
+            clip_grad_norm=clip_grad_norm,
+            skip_nonfinite=skip_nonfinite,
+            threads=threads,
+        )
+        if problem is not None:
+            fall_back_to_fp32(device, problem)
+            autocast_dtype = None
     callbacks = list(callbacks)
     if checkpoint is not None:
         callbacks.append(
@@ -505,7 +580,7 @@ def fit(
         step=step,
         clip_grad_norm=clip_grad_norm,
         skip_nonfinite=skip_nonfinite,
-        autocast_dtype=resolve_precision(precision, device, _probe_shape(model, batch_size)),
+        autocast_dtype=autocast_dtype,
         compile=compile,
         threads=threads,
     )
