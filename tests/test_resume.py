@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from mlpkit import MLP, EarlyStopping, LRScheduler, fit, load_checkpoint, load_model, resume_run
 from mlpkit.callbacks import Callback, StopTraining
 from mlpkit.config import build_config
-from mlpkit.errors import CheckpointError, ConfigError
+from mlpkit.errors import CheckpointError, ConfigError, DataError
 from mlpkit.run import train_run
 from samples import classes
 
@@ -191,6 +191,42 @@ def test_a_resumed_run_writes_the_folder_the_one_go_run_writes(tmp_path, dropout
     assert history_b["epoch"].tolist() == [1, 2, 3, 4]
     assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
     assert "epochs = 4" in (b / "config.toml").read_text()
+
+
+def test_resume_refuses_a_data_file_that_changed_since_the_run_started(tmp_path):
+    X, y = classes()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(label=y)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    train_run(run_config(tmp_path / "run", 1, data=str(tmp_path / "data.csv"), target="label"))
+    saved = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
+    frame.loc[3, "x0"] += 1.0
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    with pytest.raises(DataError, match=r"data\.csv changed or went missing since this run"):
+        resume_run(tmp_path / "run", epochs=2)
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == saved
+    frame.loc[3, "x0"] -= 1.0
+    frame.to_csv(tmp_path / "data.csv", index=False)  # the same bytes as at the start
+    assert resume_run(tmp_path / "run", epochs=2).history["epoch"].tolist() == [1, 2]
+
+
+def test_large_files_are_fingerprinted_by_samples_and_small_ones_whole(tmp_path):
+    from mlpkit.data import fingerprint as fp
+
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"a" * 1000)
+    before = fp.fingerprint(small)
+    small.write_bytes(b"a" * 999 + b"b")
+    assert fp.fingerprint(small) != before and before.startswith("sha256:")
+    big = tmp_path / "big.bin"
+    size = fp._WHOLE_FILE_LIMIT + 1
+    with open(big, "wb") as file:
+        file.truncate(size)  # sparse: no 256 MB written
+    sampled = fp.fingerprint(big)
+    assert sampled.startswith(f"size {size}, sampled sha256:")
+    with open(big, "r+b") as file:
+        file.seek(size - 10)
+        file.write(b"x")  # in the last sample
+    assert fp.fingerprint(big) != sampled
 
 
 def test_resume_run_errors_say_what_to_do(tmp_path):

@@ -22,6 +22,7 @@ from torch import nn
 from .callbacks import Callback
 from .checkpoint import Checkpoint, atomic_write
 from .config import RunConfig
+from .data.fingerprint import check_unchanged, data_files
 from .data.loading import load_data
 from .data.prepare import ModelInputs, PreparedData, prepare_data
 from .data.preprocess import Preprocessor
@@ -146,6 +147,9 @@ def train_run(
     >>> result.test_metrics["accuracy"]
     """
     check_groups(config)
+    files = [config.data.name, config.data.val, config.data.test]
+    if resume_from is not None:
+        check_unchanged(resume_from.get("data_files"), files)
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
     config = resolve(config, prepared.source)
@@ -163,7 +167,11 @@ def train_run(
         keep_last=train.keep_last,
         monitor=train.monitor,
         mode=train.monitor_mode,
-        extra={"config": config.model_dump(mode="json"), "architecture": model.arguments()},
+        extra={
+            "config": config.model_dump(mode="json"),
+            "architecture": model.arguments(),
+            "data_files": data_files(files),
+        },
     )
     try:
         history = _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from)
