@@ -245,6 +245,9 @@ def test_truncated_and_corrupted_checkpoints_are_named(tmp_path):
     path.write_bytes(bytes(flipped))
     with pytest.raises(CheckpointError, match=f"{path} is corrupted.*checksum"):
         load_checkpoint(path)
+    path.write_text("junk\n")  # overwritten by something else entirely
+    with pytest.raises(CheckpointError, match=f"{path} is truncated or corrupted"):
+        load_checkpoint(path)
 
 
 def test_damaged_model_files_are_named(tmp_path):

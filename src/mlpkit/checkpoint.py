@@ -172,6 +172,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     >>> state["epoch"], state["config"]["train"]["epochs"]  # doctest: +SKIP
     """
     path = checkpoint_path(path)
+    damaged = "resume from another checkpoint (epoch-NNNN.pt, best.pt) or retrain"
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; the end is cut off
+        raise CheckpointError(
+            f"{path} is truncated or corrupted (not a complete torch.save archive); {damaged}"
+        )
     _verify_checksums(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
@@ -181,10 +186,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "refuses it; if you trust the file, load it yourself with "
             f"torch.load(path, weights_only=False) ({_first_line(exc)})"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch.load fails in many ways on a damaged archive
         raise CheckpointError(
             f"{path} is truncated or corrupted ({_first_line(exc) or type(exc).__name__}); "
-            "resume from another checkpoint (epoch-NNNN.pt, best.pt) or retrain"
+            f"{damaged}"
         ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not an mlpkit checkpoint (no model state in it)")
@@ -199,8 +204,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def _verify_checksums(path: Path) -> None:
     # torch.load does not check the CRC-32 that torch.save stores for every record, so a
     # flipped byte in the weights would load silently; zipfile checks them all.
-    if not zipfile.is_zipfile(path):
-        return  # truncated (no central directory), or not a zip: torch.load says which
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
