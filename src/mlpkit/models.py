@@ -41,12 +41,16 @@ class MLP(nn.Sequential):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
+        log_softmax: bool = False,
     ) -> None:
         _check_positive("out_features", out_features)
         layers = hidden_layers(in_features, hidden, activation, dropout, batch_norm)
         width_in = hidden[-1] if hidden else in_features
         layers.append(nn.Linear(width_in, out_features))
+        if log_softmax:  # the head an nll loss needs: log-probabilities
+            layers.append(nn.LogSoftmax(dim=1))
         super().__init__(*layers)
+        self.log_softmax = log_softmax
         self.in_features = in_features
         self.hidden = list(hidden)
         self.out_features = out_features
@@ -63,6 +67,7 @@ class MLP(nn.Sequential):
             "activation": self.activation,
             "dropout": self.dropout,
             "batch_norm": self.batch_norm,
+            "log_softmax": self.log_softmax,
         }
 
     def reset_parameters(self) -> None:
@@ -100,6 +105,7 @@ class WideAndDeep(nn.Module):
         dropout: float = 0.0,
         batch_norm: bool = False,
         aux_output: bool = False,
+        log_softmax: bool = False,
     ) -> None:
         super().__init__()
         _check_positive("out_features", out_features)
@@ -123,13 +129,15 @@ class WideAndDeep(nn.Module):
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.aux_output = aux_output
+        self.log_softmax = log_softmax
+        self.head = nn.LogSoftmax(dim=1) if log_softmax else nn.Identity()
 
     def forward(
         self, wide: torch.Tensor, deep: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         deep_out = self.deep(wide if deep is None else deep)
-        main = self.output(torch.cat([wide, deep_out], dim=1))
-        return main if self.aux is None else (main, self.aux(deep_out))
+        main = self.head(self.output(torch.cat([wide, deep_out], dim=1)))
+        return main if self.aux is None else (main, self.head(self.aux(deep_out)))
 
     def arguments(self) -> dict[str, Any]:
         """The constructor arguments, enough to build the same architecture again."""
@@ -142,6 +150,7 @@ class WideAndDeep(nn.Module):
             "dropout": self.dropout,
             "batch_norm": self.batch_norm,
             "aux_output": self.aux_output,
+            "log_softmax": self.log_softmax,
         }
 
     def extra_repr(self) -> str:

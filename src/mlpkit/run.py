@@ -31,7 +31,7 @@ from .data.target import TargetScaler
 from .errors import ConfigError, DataError
 from .evaluation import evaluate
 from .interrupt import TrainingInterrupted
-from .losses import WeightedLoss, make_loss
+from .losses import CLASSIFICATION_LOSSES, WeightedLoss, make_loss
 from .models import MLP, WideAndDeep
 from .seeding import seed_everything
 from .serialize import load_model, save_model
@@ -61,16 +61,44 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     resolved.data.task = data.task
     if resolved.optim.loss is None:
         resolved.optim.loss = DEFAULT_LOSS[data.task]
+    _check_loss_fits_task(resolved.optim.loss, data)
     if resolved.train.metrics is None:
         resolved.train.metrics = DEFAULT_METRICS[data.task]
     return resolved
 
 
+def _check_loss_fits_task(loss: str, data: LoadedData) -> None:
+    if data.task == "regression" and loss in CLASSIFICATION_LOSSES:
+        raise ConfigError(
+            f"loss {loss} is for classification, but {data.name} is a regression task; "
+            "use mse, l1 or huber (or --task classification for class labels)"
+        )
+    if data.task == "classification" and loss not in CLASSIFICATION_LOSSES:
+        raise ConfigError(
+            f"loss {loss} is for regression, but {data.name} is a classification task; use "
+            "cross_entropy, nll or bce_with_logits (or --task regression for numeric targets)"
+        )
+    if loss == "bce_with_logits" and data.n_outputs != 2:
+        raise ConfigError(
+            f"bce_with_logits is for two classes, but {data.name} has {data.n_outputs}; "
+            "use cross_entropy"
+        )
+
+
 def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep:
-    """The model a config describes, sized for the prepared (preprocessed) inputs."""
+    """The model a config describes, sized for the prepared (preprocessed) inputs.
+
+    With ``bce_with_logits`` a two-class model has one output (the positive class's logit);
+    with ``nll`` it ends in a log-softmax, which that loss expects.
+    """
     settings, outputs = config.model, prepared.source.n_outputs
+    if config.optim.loss == "bce_with_logits":
+        outputs = 1
     layers = dict(
-        activation=settings.activation, dropout=settings.dropout, batch_norm=settings.batch_norm
+        activation=settings.activation,
+        dropout=settings.dropout,
+        batch_norm=settings.batch_norm,
+        log_softmax=config.optim.loss == "nll",
     )
     if settings.architecture == "wide_deep":
         widths = {name: len(positions) for name, positions in (prepared.groups or {}).items()}
