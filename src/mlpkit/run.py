@@ -33,6 +33,7 @@ from .evaluation import evaluate
 from .interrupt import TrainingInterrupted
 from .losses import CLASSIFICATION_LOSSES, WeightedLoss, make_loss
 from .models import MLP, WideAndDeep
+from .optim import DEFAULT_LR
 from .seeding import seed_everything
 from .serialize import load_model, save_model
 
@@ -56,7 +57,7 @@ class RunResult:
 
 
 def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
-    """Fill the settings left to defaults (loss, metrics) from the data set's task."""
+    """Fill the settings left to defaults: loss and metrics by the task, the optimizer's lr."""
     resolved = config.model_copy(deep=True)
     resolved.data.task = data.task
     if resolved.optim.loss is None:
@@ -64,6 +65,8 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     _check_loss_fits_task(resolved.optim.loss, data)
     if resolved.train.metrics is None:
         resolved.train.metrics = DEFAULT_METRICS[data.task]
+    if resolved.optim.lr is None:  # config.toml says which learning rate ran
+        resolved.optim.lr = DEFAULT_LR.get(resolved.optim.optimizer, 1e-3)
     return resolved
 
 

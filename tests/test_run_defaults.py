@@ -1,5 +1,6 @@
-"""Each loss name of mlpkit train builds the model that loss needs, and a loss that does not fit
-the task is refused before anything is written."""
+"""What mlpkit train fills in and builds from a config: defaults written out in config.toml,
+the model each loss needs, and a loss that does not fit the task refused before anything is
+written."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from sklearn.datasets import load_breast_cancer
 
 from mlpkit import load_model
-from mlpkit.config import build_config
+from mlpkit.config import build_config, load_config
 from mlpkit.errors import ConfigError
 from mlpkit.run import predict_run, train_run
 
@@ -54,3 +55,10 @@ def test_a_loss_that_does_not_fit_the_task_is_refused(tmp_path, data, loss, mess
     with pytest.raises(ConfigError, match=message):
         train_run(config(tmp_path, data, loss, epochs=1))
     assert not (tmp_path / "run").exists()
+
+
+def test_config_toml_names_the_defaults_the_run_used(tmp_path):
+    train_run(build_config({"data": "wine", "optimizer": "sgd", "epochs": 1, "out": str(tmp_path)}))
+    saved = load_config(tmp_path / "config.toml")
+    assert saved.optim.loss == "cross_entropy" and saved.optim.lr == 0.01
+    assert saved.train.metrics == ["accuracy", "f1"] and saved.data.task == "classification"
