@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import mlpkit
 from mlpkit.errors import ConfigError, DataError, TrainingError
+from samples import classes
 
 
 def test_overfits_one_batch():
@@ -273,3 +274,21 @@ def test_a_diverging_run_stops_with_the_epoch_and_step(blobs):
     X = X * 1e30
     with pytest.raises(TrainingError, match=r"epoch 1, step \d+"):
         mlpkit.fit(mlpkit.MLP(4, [8], 3), "cross_entropy", (X, y), epochs=2, lr=10.0, device="cpu")
+
+
+def test_the_running_loss_of_an_epoch_ends_at_its_train_loss():
+    from mlpkit.callbacks import Callback
+
+    class Running(Callback):
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def on_batch_end(self, trainer) -> None:
+            if trainer.batch == len(trainer.train_batches):
+                self.seen.append(trainer.running_loss())
+
+    running = Running()
+    X, y = classes(n=100)  # 32 + 32 + 32 + 4: the last batch weighs less
+    model = mlpkit.MLP(6, [8], 3)
+    history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=3, lr=0.1, callbacks=[running])
+    assert running.seen == pytest.approx(history["train_loss"].tolist(), rel=1e-6)

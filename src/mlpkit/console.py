@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,11 +19,16 @@ console = Console(stderr=True)
 
 
 class ProgressBar(Callback):
-    """One bar over the epochs; after each epoch it shows that epoch's losses and metrics."""
+    """A bar over the epochs with each finished epoch's losses and metrics, and below it, while
+    an epoch runs, a bar over its steps with the running training loss.
 
-    def __init__(self) -> None:
+    The step bar is redrawn at most every ``refresh`` seconds: reading the running loss waits
+    for the device, which the loop otherwise does once per epoch.
+    """
+
+    def __init__(self, refresh: float = 0.25) -> None:
         self.progress = Progress(
-            TextColumn("[bold]epoch"),
+            TextColumn("[bold]{task.description:>5}"),
             MofNCompleteColumn(),
             BarColumn(),
             TimeElapsedColumn(),
@@ -30,13 +36,32 @@ class ProgressBar(Callback):
             console=console,
             transient=False,
         )
+        self.refresh = refresh
         self.task: Any = None
+        self.steps: Any = None
+        self._shown_at = 0.0
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self.progress.start()
         self.task = self.progress.add_task(
-            "train", total=trainer.epochs, completed=trainer.epoch, metrics=""
+            "epoch", total=trainer.epochs, completed=trainer.epoch, metrics=""
         )
+        self.steps = self.progress.add_task(
+            "step", total=len(trainer.train_batches), metrics="", visible=False
+        )
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self.progress.reset(self.steps, total=len(trainer.train_batches), metrics="")
+        self._shown_at = time.monotonic()
+
+    def on_batch_end(self, trainer: Trainer) -> None:
+        now = time.monotonic()
+        if now - self._shown_at < self.refresh:
+            return
+        self._shown_at = now
+        loss = trainer.running_loss()
+        shown = "" if loss is None else f"train_loss={loss:.4f}"
+        self.progress.update(self.steps, completed=trainer.batch, metrics=shown, visible=True)
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         # The losses and validation metrics: what tells whether training goes well.
@@ -46,6 +71,7 @@ class ProgressBar(Callback):
             if (k.endswith("loss") or k.startswith("val_")) and isinstance(v, float)
         )
         self.progress.update(self.task, completed=trainer.epoch, metrics=shown)
+        self.progress.update(self.steps, visible=False)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         self.stop()
@@ -53,6 +79,8 @@ class ProgressBar(Callback):
     def stop(self) -> None:
         """End the bar's display; nothing is printed if it never started."""
         if self.progress.live.is_started:
+            if self.steps is not None:
+                self.progress.update(self.steps, visible=False)
             self.progress.stop()
 
 

@@ -223,6 +223,8 @@ class Trainer:
         self.row: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.signal: int | None = None  # SIGINT / SIGTERM received during fit
+        self._epoch_losses: torch.Tensor | None = None
+        self._epoch_sizes: list[int] = []
         # Only the callbacks that use the per-step event are called after each step.
         self._batch_callbacks = [
             c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end
@@ -274,6 +276,7 @@ class Trainer:
         # Per-step losses stay on the device and are read once, after the epoch.
         step_losses = torch.zeros(len(self.train_batches), device=self.device)
         sizes: list[int] = []
+        self._epoch_losses, self._epoch_sizes = step_losses, sizes  # for running_loss()
         outputs, targets = [], []
         for index, (inputs, target) in enumerate(self.train_batches):
             loss, out = self.step.train_batch(inputs, target)
@@ -319,6 +322,21 @@ class Trainer:
             scores = compute_all(self.metrics, torch.cat(outputs), torch.cat(targets))
             row.update({f"train_{k}": v for k, v in scores.items()})
         return row
+
+    def running_loss(self) -> float | None:
+        """The mean training loss of the epoch so far (None before its first step).
+
+        It reads the losses from the device, so a progress display calls it a few times a
+        second, not after every step.
+        """
+        if not self.batch or self._epoch_losses is None:
+            return None
+        losses = self._epoch_losses[: self.batch].cpu().double()
+        sizes = torch.tensor(self._epoch_sizes[: self.batch], dtype=torch.float64)
+        finite = torch.isfinite(losses)
+        if not bool(finite.any()):
+            return float("nan")
+        return float((losses * sizes)[finite].sum() / sizes[finite].sum())
 
     def _validate(self) -> dict[str, float]:
         loss, outputs, targets = infer(self.model, self.val_batches, self.loss_fn)
