@@ -152,7 +152,7 @@ def test_the_autograd_step_under_bf16_autocast_follows_fp32_and_hands_back_fp32_
 
 def test_timing_bf16_against_fp32_steps_leaves_the_run_untouched(blobs):
     from mlpkit.batching import make_batches
-    from mlpkit.trainer import bf16_step_problem
+    from mlpkit.step_timing import bf16_step_problem
 
     torch.manual_seed(0)
     model = mlpkit.MLP(4, [16], 3, dropout=0.1)  # dropout draws random numbers in each step

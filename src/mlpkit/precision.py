@@ -5,7 +5,7 @@ bf16 instructions the products are emulated and slower than fp32, and on some ma
 fails to create its bf16 primitives at all. ``resolve_precision`` runs one small probe per
 device and shape before training and, when bf16 fails or is not faster, warns once and trains in
 fp32 instead of crashing or slowing down. (``fit`` then also times whole steps on a CPU: see
-``trainer.bf16_step_problem``.)
+``step_timing.bf16_step_problem``.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One optimisation step on one batch. The loop picks a step once per run.
+"""One optimisation step on one batch. The loop picks a step once per run (``choose_step``).
 
 ``AutogradStep`` works for any module; ``mlpkit.fused.FusedMLPStep`` is the fast path for mlpkit's
 own MLPs. Both return the batch loss and the model outputs, detached and left on the device, so
@@ -7,6 +7,7 @@ that the loop never waits for the device inside an epoch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import ConfigError
 from .precision import autocast
+
+log = logging.getLogger(__name__)
 
 Batch = Any  # a tensor, a tuple of tensors or a dict of named tensors
 
@@ -92,3 +96,84 @@ def _detach(outputs: Any, to_float: bool = False) -> Any:
     if isinstance(outputs, (tuple, list)):
         return type(outputs)(_detach(v, to_float) for v in outputs)
     return outputs
+
+
+def choose_step(
+    model,
+    loss_fn,
+    optimizer,
+    step: str = "auto",
+    clip_grad_norm=None,
+    skip_nonfinite=False,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    compile: bool = False,
+):
+    """The fused fast path where it applies (or is asked for), else the autograd step.
+
+    bf16 autocast and ``torch.compile`` run through autograd: the fused step is fp32 and eager.
+    """
+    if step not in ("auto", "fused", "autograd"):
+        raise ConfigError(f"unknown step {step!r}; use auto, fused or autograd")
+    reason = _autograd_needed(skip_nonfinite, autocast_dtype, compile)
+    if reason is None and step != "autograd":
+        try:
+            from .fused import FusedMLPStep
+        except ImportError:
+            reason = "the fused step is not built"
+        else:
+            reason = FusedMLPStep.why_not(model, loss_fn, optimizer)
+            if reason is None:
+                return FusedMLPStep(model, loss_fn, optimizer, clip_grad_norm=clip_grad_norm)
+    if step == "fused":
+        raise ConfigError(f"the fused step cannot train this run: {reason}; use step='auto'")
+    if reason is not None:
+        log.info("using the autograd step: %s", reason)
+    forward = None
+    if compile:
+        from .compiling import CompiledModel
+
+        forward = CompiledModel(model)
+    return AutogradStep(
+        model,
+        loss_fn,
+        optimizer,
+        clip_grad_norm=clip_grad_norm,
+        skip_nonfinite=skip_nonfinite,
+        forward=forward,
+        autocast_dtype=autocast_dtype,
+    )
+
+
+def _autograd_needed(skip_nonfinite: bool, autocast_dtype, compile: bool) -> str | None:
+    if skip_nonfinite:
+        # Skipping a batch means checking its loss and gradients before the update.
+        return "skip_nonfinite checks each batch before its update"
+    if autocast_dtype is not None:
+        return f"{_dtype_name(autocast_dtype)} autocast runs through autograd"
+    if compile:
+        return "torch.compile runs through autograd"
+    return None
+
+
+def recommended_threads(step, device: torch.device, batches) -> int | None:
+    """Threads for the fused step on a CPU (small steps run faster on fewer), else None."""
+    recommend = getattr(step, "recommended_threads", None)
+    batch_size = getattr(batches, "batch_size", None)
+    if device.type != "cpu" or recommend is None or batch_size is None:
+        return None
+    return recommend(batch_size)
+
+
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
+
+
+def describe_step(step) -> str:
+    """What ran, for the run summary: ``fused``, ``autograd``, ``autograd, bf16, compiled``."""
+    parts = [step.name]
+    if getattr(step, "autocast_dtype", None) is not None:
+        parts.append(_dtype_name(step.autocast_dtype))
+    if getattr(getattr(step, "forward", None), "active", False):
+        parts.append("compiled")
+    return ", ".join(parts)

@@ -9,6 +9,7 @@ untouched) and on one real batch of the training data.
 from __future__ import annotations
 
 import copy
+import logging
 import statistics
 import time
 from collections.abc import Callable
@@ -17,7 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .batching import TensorBatcher, rows_of
 from .devices import cpu_threads
+from .step import choose_step, recommended_threads
+
+log = logging.getLogger(__name__)
 
 StepFactory = Callable[[nn.Module, torch.optim.Optimizer], Any]
 
@@ -44,3 +49,56 @@ def seconds_per_step(
             float(loss)  # the step is done when its loss can be read
             times.append(time.perf_counter() - started)
     return statistics.median(times[1:])
+
+
+# Per model shape, batch size and step settings: whether bf16 steps lost to fp32 steps, and why.
+_step_probes: dict[tuple, str | None] = {}
+
+
+def bf16_step_problem(
+    model: nn.Module,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    batches,
+    device: torch.device,
+    **step_options: Any,
+) -> str | None:
+    """Why bf16 autocast should not train this run on a CPU: its steps are slower than the fp32
+    steps the run would take otherwise (often the fused step). None when bf16 steps are faster.
+
+    Both are timed on copies of the model and optimizer, on the first training batch, with the
+    random state put back afterwards. ``step_options`` are ``choose_step``'s and ``threads``.
+    """
+    if device.type != "cpu" or not isinstance(batches, TensorBatcher):
+        return None
+    threads = step_options.pop("threads", None)
+    size = batches.batch_size
+    shapes = tuple(tuple(p.shape) for p in model.parameters())
+    key = (type(model).__name__, shapes, size, threads, *sorted(step_options.items()))
+    if key not in _step_probes:
+        batch = (rows_of(batches.inputs, slice(0, size)), rows_of(batches.targets, slice(0, size)))
+        seconds = {}
+        with torch.random.fork_rng(devices=[]):
+            for dtype in (None, torch.bfloat16):
+
+                def make(twin, twin_optimizer, dtype=dtype):
+                    return choose_step(
+                        twin, loss_fn, twin_optimizer, autocast_dtype=dtype, **step_options
+                    )
+
+                seconds[dtype] = seconds_per_step(
+                    make,
+                    model,
+                    optimizer,
+                    batch,
+                    threads=lambda step: threads or recommended_threads(step, device, batches),
+                )
+        fp32, bf16 = seconds[None], seconds[torch.bfloat16]
+        log.info("steps of %d: fp32 %.0f us, bf16 %.0f us", size, fp32 * 1e6, bf16 * 1e6)
+        _step_probes[key] = (
+            None
+            if bf16 < fp32
+            else f"bf16 steps are not faster than fp32 steps here ({bf16 * 1e6:.0f} vs "
+            f"{fp32 * 1e6:.0f} us per batch of {size})"
+        )
+    return _step_probes[key]
