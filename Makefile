@@ -33,6 +33,7 @@ bench: install
 	$(PIP) --quiet -e ".[dev,bench]"
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/epoch_costs.py
+	$(BIN)/python benchmarks/batching.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
