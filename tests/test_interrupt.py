@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import Dataset
 
-from mlpkit import MLP, TrainingInterrupted, fit, load_checkpoint, load_model
+from mlpkit import MLP, LRScheduler, TrainingInterrupted, fit, load_checkpoint, load_model
 from mlpkit.callbacks import Callback
 from mlpkit.config import build_config
-from mlpkit.errors import TrainingError
+from mlpkit.errors import CheckpointError, TrainingError
 from mlpkit.run import train_run
 from samples import classes
 
@@ -70,6 +71,7 @@ def train(folder, epochs=5, callbacks=(), resume=False, data=None):
         batch_size=16,
         lr=0.05,
         momentum=0.9,
+        metrics=["accuracy", "f1"],
         checkpoint=folder,
         callbacks=callbacks,
         resume_from=folder if resume else None,
@@ -77,30 +79,71 @@ def train(folder, epochs=5, callbacks=(), resume=False, data=None):
     return model, history
 
 
+class Rows(Dataset):
+    """A map-style dataset: batches stream through a DataLoader, shuffled by its generator."""
+
+    def __init__(self, X, y) -> None:
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.X[index], self.y[index]
+
+
+@pytest.mark.parametrize("data", ["in memory", "streamed"])
 @pytest.mark.parametrize(
     ("signum", "epoch"), [(signal.SIGINT, 2), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
 )
-def test_a_signal_stops_at_a_step_keeps_the_last_epoch_and_resumes_exactly(tmp_path, signum, epoch):
+def test_a_signal_saves_the_point_reached_and_the_resume_finishes_the_run_exactly(
+    tmp_path, signum, epoch, data
+):
+    data = classes() if data == "in memory" else Rows(*classes())
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     with pytest.raises(TrainingInterrupted) as info:
-        train(tmp_path / "b", callbacks=[SendSignal(signum, epoch=epoch, batch=3)])
+        train(tmp_path / "b", callbacks=[SendSignal(signum, epoch=epoch, batch=3)], data=data)
     stop = info.value
     assert stop.exit_code == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
-    assert stop.epoch == epoch
+    assert (stop.epoch, stop.step, stop.steps) == (epoch, 3, 6)
     assert stop.checkpoint == tmp_path / "b" / "last.pt"
-    assert f"{signal.Signals(signum).name} after {epoch} complete epochs" in str(stop)
+    name = signal.Signals(signum).name
+    assert f"{name} in epoch {epoch + 1}, after step 3 of 6; {stop.checkpoint} holds" in str(stop)
     assert {s: signal.getsignal(s) for s in handlers} == handlers  # restored after fit
     state = load_checkpoint(tmp_path / "b")
-    assert state["epoch"] == epoch  # the interrupted epoch's partial work is not saved
+    assert state["epoch"] == epoch and state["epoch_progress"]["sizes"] == [16, 16, 16]
     assert len(state["callbacks"]["History"]["rows"]) == epoch
 
-    model, history = train(tmp_path / "b", resume=True)
-    one_model, one_history = train(tmp_path / "a")
+    # Resumed into a differently initialised model: the run that would have been, metrics too.
+    model, history = train(tmp_path / "b", resume=True, data=data)
+    one_model, one_history = train(tmp_path / "a", data=data)
     for a, b in zip(one_model.state_dict().values(), model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5]
     columns = [c for c in history.columns if c != "total_time"]
     pd.testing.assert_frame_equal(history[columns], one_history[columns], check_exact=True)
+
+
+def test_a_per_step_schedule_resumes_mid_epoch_where_it_was(tmp_path):
+    def schedule():
+        return LRScheduler("onecycle", max_lr=0.1)
+
+    with pytest.raises(TrainingInterrupted):
+        train(tmp_path / "b", callbacks=[schedule(), SendSignal(signal.SIGINT, epoch=1, batch=4)])
+    model, history = train(tmp_path / "b", callbacks=[schedule()], resume=True)
+    one_model, one_history = train(tmp_path / "a", callbacks=[schedule()])
+    for a, b in zip(one_model.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    columns = [c for c in history.columns if c != "total_time"]
+    pd.testing.assert_frame_equal(history[columns], one_history[columns], check_exact=True)
+
+
+def test_a_checkpoint_stopped_mid_epoch_needs_the_same_batches(tmp_path):
+    with pytest.raises(TrainingInterrupted):
+        train(tmp_path, callbacks=[SendSignal(signal.SIGINT, epoch=1, batch=2)])
+    with pytest.raises(CheckpointError, match="an epoch of 6 steps, this data gives 3"):
+        X, y = classes()
+        train(tmp_path, resume=True, data=(X[:48], y[:48]))
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
@@ -149,9 +192,14 @@ def test_ctrl_c_in_the_command_then_the_printed_resume_command_finishes_the_run(
     finally:
         child.kill()
     assert child.returncode == 130, err
-    stopped = load_checkpoint(tmp_path / "run")["epoch"]
+    state = load_checkpoint(tmp_path / "run")
+    stopped, progress = state["epoch"], state["epoch_progress"]
     assert 2 <= stopped < 60
-    assert f"run/checkpoints/last.pt holds epoch {stopped}" in err
+    if progress is None:  # the signal came between two epochs
+        assert f"run/checkpoints/last.pt holds epoch {stopped}" in err
+    else:
+        step, steps = len(progress["sizes"]), progress["steps"]
+        assert f"in epoch {stopped + 1}, after step {step} of {steps}; run/checkpoints" in err
     command = shlex.split(err.strip().splitlines()[-1].removeprefix("resume with: "))
     assert command == ["mlpkit", "train", "--resume", "run"]
 

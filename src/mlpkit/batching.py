@@ -7,6 +7,7 @@ Other datasets and ``DataLoader``s stream through ``LoaderBatches``, which moves
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -112,8 +113,13 @@ class TensorBatcher:
         return full if self.drop_last or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[tuple[Structure, Structure]]:
+        return self.batches()
+
+    def batches(self, start: int = 0) -> Iterator[tuple[Structure, Structure]]:
+        """One epoch's batches from batch ``start`` on (an epoch resumed part-way): the order is
+        drawn as for a whole epoch, and the first ``start`` batches are not gathered."""
         if not self.shuffle:  # slices are views: nothing is copied
-            for batch in range(len(self)):
+            for batch in range(start, len(self)):
                 rows = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
                 yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
             return
@@ -130,7 +136,7 @@ class TensorBatcher:
             positions = order.numpy()
         else:
             positions = order.to(self.device)
-        for batch in range(len(self)):
+        for batch in range(start, len(self)):
             rows = positions[batch * self.batch_size : (batch + 1) * self.batch_size]
             if on_cpu:
                 yield _take(inputs, rows), _take(targets, rows)
@@ -169,7 +175,12 @@ class LoaderBatches:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[Structure, Structure]]:
-        for batch in self.loader:
+        return self.batches()
+
+    def batches(self, start: int = 0) -> Iterator[tuple[Structure, Structure]]:
+        """One epoch's batches from batch ``start`` on; the loader reads and drops the first
+        ``start`` batches, so that its order (and its workers' seeds) stay those of the epoch."""
+        for batch in itertools.islice(self.loader, start, None):
             inputs, targets = split_batch(batch)
             yield (
                 move(inputs, self.device, self.non_blocking),

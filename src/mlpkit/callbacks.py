@@ -42,6 +42,9 @@ class Callback:
 
     def on_epoch_end(self, trainer: Trainer) -> None: ...
 
+    def on_interrupt(self, trainer: Trainer) -> None:
+        """SIGINT / SIGTERM stopped training in the middle of an epoch, after a step."""
+
     def on_fit_end(self, trainer: Trainer) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:

@@ -224,7 +224,8 @@ def _first_line(exc: BaseException) -> str:
 class Checkpoint(Callback):
     """Writes checkpoints into ``folder`` (what ``fit(checkpoint=folder)`` installs).
 
-    - ``last.pt`` at the start of a run and after every epoch: what a resume starts from;
+    - ``last.pt`` at the start of a run, after every epoch and when a signal stops training
+      part-way through an epoch: what a resume starts from;
     - ``epoch-NNNN.pt`` every ``every`` epochs, the newest ``keep_last`` of them kept;
     - ``best.pt`` whenever ``monitor`` improves (``val_loss`` by default, ``train_loss`` without
       validation data; ``mode`` min or max, inferred from the name), unless ``best=False``.
@@ -299,6 +300,10 @@ class Checkpoint(Callback):
         self._save(trainer, copies)
         if self.keep_last is not None:
             self._prune(trainer.epoch)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        # Only last.pt: the epoch is not finished, so it is neither numbered nor compared.
+        self._save(trainer, [])
 
     def _save(self, trainer: Trainer, copies: list[Path]) -> None:
         save_checkpoint(self.last_path, {**self.extra, **trainer.state_dict()})

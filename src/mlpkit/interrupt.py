@@ -1,14 +1,13 @@
 """Ctrl-C and SIGTERM during training: stop at a step boundary, never in the middle of a write.
 
 While ``fit`` runs (and only then, and only in the main thread) SIGINT and SIGTERM set a flag
-instead of killing the process. The loop finishes the step it is in, then raises
-``TrainingInterrupted``. The partly trained epoch is dropped: ``checkpoints/last.pt`` already holds
-the state at the end of the last completed epoch (it is rewritten atomically after every epoch,
-and at the start of a run), and resuming from there is exact. A resume from the middle of an epoch
-would also need the epoch's batch order position and its partial losses and outputs; epoch
-boundaries keep the checkpoint simple and the cost of an interruption under one epoch.
+instead of killing the process. The loop finishes the step it is in, the ``Checkpoint`` callback
+writes ``checkpoints/last.pt`` with the point reached (the epoch's progress: its batch order,
+steps done, their losses and the outputs kept for metrics), then ``TrainingInterrupted`` is
+raised. Resuming from there finishes that epoch and goes on, exactly as if it had not stopped.
 
-A second signal while the first is being handled stops at once, as the signal normally would.
+A second signal while the first is being handled stops at once, as the signal normally would;
+``last.pt`` is written atomically, so it then still holds the previous point.
 """
 
 from __future__ import annotations
@@ -29,16 +28,25 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on SIGINT or SIGTERM at a step boundary.
 
-    ``epoch`` is the number of completed epochs, the state saved in ``checkpoint`` (``None`` if no
-    checkpoint was being written); ``exit_code`` is the shell's code for the signal (130 for
+    ``epoch`` is the number of completed epochs and ``step`` the steps done in the next one
+    (``None`` between epochs), the point saved in ``checkpoint`` (``None`` if no checkpoint was
+    being written); ``exit_code`` is the shell's code for the signal (130 for
     SIGINT, 143 for SIGTERM). It derives from ``KeyboardInterrupt`` so that ``except Exception``
     does not swallow it.
     """
 
-    def __init__(self, signum: int, epoch: int, checkpoint: Path | None = None) -> None:
+    def __init__(
+        self,
+        signum: int,
+        epoch: int,
+        checkpoint: Path | None = None,
+        step: int | None = None,
+        steps: int | None = None,
+    ) -> None:
         self.signum = int(signum)
         self.epoch = epoch
         self.checkpoint = checkpoint
+        self.step, self.steps = step, steps
         self.run_dir: Path | None = None  # set by train_run
         super().__init__(str(self))
 
@@ -51,12 +59,15 @@ class TrainingInterrupted(KeyboardInterrupt):
         return 128 + self.signum
 
     def __str__(self) -> str:
-        where = (
-            f"{self.checkpoint} holds epoch {self.epoch}"
-            if self.checkpoint is not None
-            else "no checkpoint was being written"
-        )
-        return f"training stopped by {self.signal_name} after {self.epoch} complete epochs; {where}"
+        if self.step is None:
+            when = f"after {self.epoch} complete epochs"
+            saved = f"{self.checkpoint} holds epoch {self.epoch}"
+        else:
+            when = f"in epoch {self.epoch + 1}, after step {self.step} of {self.steps}"
+            saved = f"{self.checkpoint} holds that point"
+        if self.checkpoint is None:
+            saved = "no checkpoint was being written"
+        return f"training stopped by {self.signal_name} {when}; {saved}"
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,8 @@ class Trainer:
         self.row: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.signal: int | None = None  # SIGINT / SIGTERM received during fit
-        self._epoch_losses: torch.Tensor | None = None
-        self._epoch_sizes: list[int] = []
+        self._progress: EpochProgress | None = None  # while an epoch's steps run
+        self._resume_progress: dict[str, Any] | None = None  # an epoch to finish, from a checkpoint
         # Only the callbacks that use the per-step event are called after each step.
         self._batch_callbacks = [
             c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end
@@ -138,13 +139,23 @@ class Trainer:
 
     def _train(self) -> dict[str, float]:
         self.model.train()
-        started = time.perf_counter()
-        # Per-step losses stay on the device and are read once, after the epoch.
-        step_losses = torch.zeros(len(self.train_batches), device=self.device)
-        sizes: list[int] = []
-        self._epoch_losses, self._epoch_sizes = step_losses, sizes  # for running_loss()
-        outputs, targets = [], []
-        for index, (inputs, target) in enumerate(self.train_batches):
+        generator = getattr(self.train_batches, "generator", None)
+        progress = EpochProgress(
+            # Per-step losses stay on the device and are read once, after the epoch.
+            losses=torch.zeros(len(self.train_batches), device=self.device),
+            order=None if generator is None else generator.get_state(),
+        )
+        if self._resume_progress is not None:  # an epoch a signal stopped part-way
+            progress.restore(self._resume_progress, self.device)
+            self._resume_progress = None
+        self._progress = progress
+        outputs, targets, step_losses, sizes = (
+            progress.outputs, progress.targets, progress.losses, progress.sizes,
+        )  # fmt: skip
+        self.batch = len(sizes)
+        for index, (inputs, target) in enumerate(
+            self.train_batches.batches(self.batch), start=self.batch
+        ):
             loss, out = self.step.train_batch(inputs, target)
             step_losses[index] = loss
             sizes.append(len(primary(target)))
@@ -155,8 +166,9 @@ class Trainer:
             for callback in self._batch_callbacks:
                 callback.on_batch_end(self)
             self._stop_if_interrupted()
+        self._progress = None
         losses = step_losses.cpu()
-        self.total_time += time.perf_counter() - started
+        self.total_time += progress.seconds()
         finite = torch.isfinite(losses)
         if not bool(finite.all()):
             bad_step = int((~finite).nonzero()[0]) + 1
@@ -195,10 +207,10 @@ class Trainer:
         It reads the losses from the device, so a progress display calls it a few times a
         second, not after every step.
         """
-        if not self.batch or self._epoch_losses is None:
+        if not self.batch or self._progress is None:
             return None
-        losses = self._epoch_losses[: self.batch].cpu().double()
-        sizes = torch.tensor(self._epoch_sizes[: self.batch], dtype=torch.float64)
+        losses = self._progress.losses[: self.batch].cpu().double()
+        sizes = torch.tensor(self._progress.sizes[: self.batch], dtype=torch.float64)
         finite = torch.isfinite(losses)
         if not bool(finite.any()):
             return float("nan")
@@ -238,9 +250,16 @@ class Trainer:
         self.signal = signum
 
     def _stop_if_interrupted(self) -> None:
-        if self.signal is not None:
-            checkpoints = [c.last_path for c in self.callbacks if isinstance(c, Checkpoint)]
-            raise TrainingInterrupted(self.signal, self.epoch, next(iter(checkpoints), None))
+        if self.signal is None:
+            return
+        step = None
+        if self._progress is not None:  # mid-epoch: callbacks save the point reached
+            step = self.batch
+            self._fire("on_interrupt")
+        checkpoints = [c.last_path for c in self.callbacks if isinstance(c, Checkpoint)]
+        raise TrainingInterrupted(
+            self.signal, self.epoch, next(iter(checkpoints), None), step, len(self.train_batches)
+        )
 
     def columns(self) -> list[str]:
         """The history's loss and metric columns, known before training (for monitors)."""
@@ -250,14 +269,21 @@ class Trainer:
 
     # -- checkpoint state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs; in the middle of an epoch (a signal stopped it) also the
+        epoch's progress, and the batch order as it was when the epoch began."""
         generator = getattr(self.train_batches, "generator", None)
+        progress = self._progress
+        order = None if generator is None else generator.get_state()
+        if progress is not None:
+            order = progress.order
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
             "total_time": self.total_time,
             "random": random_states(),
-            "batch_order": None if generator is None else generator.get_state(),
+            "batch_order": order,
+            "epoch_progress": None if progress is None else progress.state_dict(),
             "callbacks": {c.state_key: c.state_dict() for c in self.callbacks},
             "versions": _versions(),
         }
@@ -271,10 +297,55 @@ class Trainer:
         generator = getattr(self.train_batches, "generator", None)
         if generator is not None and state.get("batch_order") is not None:
             generator.set_state(state["batch_order"])
+        self._resume_progress = state.get("epoch_progress")
+        if self._resume_progress is not None and self._resume_progress["steps"] != len(
+            self.train_batches
+        ):
+            raise CheckpointError(
+                f"the checkpoint stopped in an epoch of {self._resume_progress['steps']} steps, "
+                f"this data gives {len(self.train_batches)}; resume with the same data and "
+                "batch size"
+            )
         saved = state.get("callbacks", {})
         for callback in self.callbacks:
             if callback.state_key in saved:
                 callback.load_state_dict(saved[callback.state_key])
+
+
+@dataclass
+class EpochProgress:
+    """An epoch's training so far: per-step losses (on the device), batch sizes, the outputs
+    and targets kept for metrics, the loop's seconds, and the batch order's state at its start."""
+
+    losses: torch.Tensor
+    order: torch.Tensor | None
+    sizes: list[int] = field(default_factory=list)
+    outputs: list[Any] = field(default_factory=list)
+    targets: list[Any] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def state_dict(self) -> dict[str, Any]:
+        done = len(self.sizes)
+        return {
+            "steps": len(self.losses),
+            "losses": self.losses[:done].cpu(),
+            "sizes": list(self.sizes),
+            "outputs": torch.cat(self.outputs).cpu() if self.outputs else None,
+            "targets": torch.cat(self.targets).cpu() if self.targets else None,
+            "seconds": self.seconds(),
+        }
+
+    def restore(self, state: dict[str, Any], device: torch.device) -> None:
+        done = len(state["sizes"])
+        self.losses[:done] = state["losses"].to(device)
+        self.sizes.extend(int(n) for n in state["sizes"])
+        if state["outputs"] is not None:
+            self.outputs.append(state["outputs"].to(device))
+            self.targets.append(state["targets"].to(device))
+        self.started -= float(state["seconds"])
 
 
 def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
