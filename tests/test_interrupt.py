@@ -138,6 +138,19 @@ def test_a_per_step_schedule_resumes_mid_epoch_where_it_was(tmp_path):
     pd.testing.assert_frame_equal(history[columns], one_history[columns], check_exact=True)
 
 
+def test_a_loader_shuffling_from_the_global_random_state_restarts_its_epoch(tmp_path):
+    from torch.utils.data import DataLoader
+
+    X, y = classes()
+    loader = DataLoader(Rows(X, y), batch_size=16, shuffle=True)  # no generator of its own
+    with pytest.raises(TrainingInterrupted) as info:
+        train(tmp_path / "b", callbacks=[SendSignal(signal.SIGINT, epoch=1, batch=3)], data=loader)
+    assert info.value.step is None and "after 1 complete epochs" in str(info.value)
+    assert load_checkpoint(tmp_path / "b")["epoch_progress"] is None
+    _, history = train(tmp_path / "b", resume=True, data=loader)  # from the end of epoch 1
+    assert history["epoch"].tolist() == [1, 2, 3, 4, 5]
+
+
 def test_a_checkpoint_stopped_mid_epoch_needs_the_same_batches(tmp_path):
     with pytest.raises(TrainingInterrupted):
         train(tmp_path, callbacks=[SendSignal(signal.SIGINT, epoch=1, batch=2)])

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import SequentialSampler
 
 from .batching import LoaderBatches, TensorBatcher, leaves, make_batches, rows_of
 from .callbacks import Callback, History, StopTraining
@@ -253,13 +254,22 @@ class Trainer:
         if self.signal is None:
             return
         step = None
-        if self._progress is not None:  # mid-epoch: callbacks save the point reached
-            step = self.batch
+        if self._progress is not None and self._order_can_be_replayed():
+            step = self.batch  # mid-epoch: callbacks save the point reached
             self._fire("on_interrupt")
         checkpoints = [c.last_path for c in self.callbacks if isinstance(c, Checkpoint)]
         raise TrainingInterrupted(
             self.signal, self.epoch, next(iter(checkpoints), None), step, len(self.train_batches)
         )
+
+    def _order_can_be_replayed(self) -> bool:
+        """Whether a resume can draw this epoch's batch order again: from a generator saved at
+        the epoch's start (mlpkit's batchers), or because the order is fixed. A DataLoader
+        shuffling from torch's global random state cannot: its epoch then restarts."""
+        if self._progress is not None and self._progress.order is not None:
+            return True
+        loader = getattr(self.train_batches, "loader", None)
+        return loader is None or isinstance(loader.sampler, SequentialSampler)
 
     def columns(self) -> list[str]:
         """The history's loss and metric columns, known before training (for monitors)."""
@@ -272,7 +282,7 @@ class Trainer:
         """Everything a resume needs; in the middle of an epoch (a signal stopped it) also the
         epoch's progress, and the batch order as it was when the epoch began."""
         generator = getattr(self.train_batches, "generator", None)
-        progress = self._progress
+        progress = self._progress if self._order_can_be_replayed() else None
         order = None if generator is None else generator.get_state()
         if progress is not None:
             order = progress.order
