@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import Dataset
 
 from mlpkit import MLP, LRScheduler, TrainingInterrupted, fit, load_checkpoint, load_model
 from mlpkit.callbacks import Callback
 from mlpkit.config import build_config
 from mlpkit.errors import CheckpointError, TrainingError
 from mlpkit.run import train_run
-from samples import classes
+from samples import Rows, classes
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
@@ -77,19 +76,6 @@ def train(folder, epochs=5, callbacks=(), resume=False, data=None):
         resume_from=folder if resume else None,
     )
     return model, history
-
-
-class Rows(Dataset):
-    """A map-style dataset: batches stream through a DataLoader, shuffled by its generator."""
-
-    def __init__(self, X, y) -> None:
-        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, index):
-        return self.X[index], self.y[index]
 
 
 @pytest.mark.parametrize("data", ["in memory", "streamed"])

@@ -15,14 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import Dataset
 
 from mlpkit import MLP, EarlyStopping, LRScheduler, fit, load_checkpoint, load_model, resume_run
 from mlpkit.callbacks import Callback, StopTraining
 from mlpkit.config import build_config
 from mlpkit.errors import CheckpointError, ConfigError, DataError
 from mlpkit.run import train_run
-from samples import classes
+from samples import Rows, classes
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -88,19 +87,6 @@ def test_two_epochs_then_resume_to_four_is_bit_identical(tmp_path, step, optimiz
         a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
     ):
         assert all(torch.equal(p[k], q[k]) for k in p)
-
-
-class Rows(Dataset):
-    """A map-style dataset: batches stream through a DataLoader, shuffled by its generator."""
-
-    def __init__(self, X, y) -> None:
-        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, index):
-        return self.X[index], self.y[index]
 
 
 def test_a_streamed_dataset_resumes_exactly(tmp_path):

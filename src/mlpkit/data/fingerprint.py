@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import DataError
+from .downloads import file_checksum
 
 _WHOLE_FILE_LIMIT = 256 << 20  # larger files (streamed ones) are sampled, not read whole
 _SAMPLE = 4 << 20
@@ -27,12 +28,10 @@ def data_files(paths: list[str | None]) -> dict[str, str]:
 
 def fingerprint(path: Path) -> str:
     size = path.stat().st_size
+    if size <= _WHOLE_FILE_LIMIT:
+        return file_checksum(path)  # "sha256:<hex>", as downloads are checked
     digest = hashlib.sha256()
     with open(path, "rb") as file:
-        if size <= _WHOLE_FILE_LIMIT:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-            return f"sha256:{digest.hexdigest()}"
         for offset in (0, size // 2, size - _SAMPLE):
             file.seek(offset)
             digest.update(file.read(_SAMPLE))
