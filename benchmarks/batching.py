@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from mlpkit.batching import make_batches
+from mlpkit.data.batching import make_batches
 from mlpkit.data.stream import ArrayRows
 
 ROWS, FEATURES = 55_000, 784

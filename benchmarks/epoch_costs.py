@@ -39,10 +39,10 @@ class EpochClock(mlpkit.Callback):
     def __init__(self) -> None:
         self.seconds: list[float] = []
 
-    def on_epoch_start(self, trainer) -> None:
+    def on_epoch_start(self, state) -> None:
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, trainer) -> None:
+    def on_epoch_end(self, state) -> None:
         self.seconds.append(time.perf_counter() - self.started)
 
 
@@ -66,7 +66,9 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         model = mlpkit.MLP(IN_FEATURES, list(HIDDEN), 10)
-        options = dict(batch_size=batch_size, optimizer="sgd", lr=LR, momentum=MOMENTUM)
+        options = dict(
+            batch_size=batch_size, optimizer="sgd", lr=LR, momentum=MOMENTUM, label_smoothing=0.0
+        )
         warm = (train[0][:2000], train[1][:2000])
         mlpkit.fit(model, "cross_entropy", warm, val, epochs=1, metrics=METRICS, **options)
         clock = EpochClock()
@@ -80,7 +82,9 @@ def main() -> None:
         print(f"| {batch_size} | {loop:.3f} | {epoch:.3f} | {share:.1%} |")
     after_one = peak_rss_mb()
     model = mlpkit.MLP(IN_FEATURES, list(HIDDEN), 10)
-    options = dict(epochs=10, batch_size=256, optimizer="sgd", lr=LR, momentum=MOMENTUM)
+    options = dict(
+        epochs=10, batch_size=256, optimizer="sgd", lr=LR, momentum=MOMENTUM, label_smoothing=0.0
+    )
     mlpkit.fit(model, "cross_entropy", train, val, metrics=METRICS, **options)
     print(f"peak RSS: {after_one:,.0f} MB before, {peak_rss_mb():,.0f} MB after 10 more epochs")
 

@@ -7,12 +7,12 @@ from torch import nn
 from workload import HIDDEN, IN_FEATURES, LR, MOMENTUM, Workload, torch_mlp
 
 LABEL = "mlpkit FusedMLPStep, minimal loop"
-REQUIRES = ("mlpkit.fused",)
+REQUIRES = ("mlpkit.training.fused",)
 
 
 def make_epoch(batch_size: int):
-    from mlpkit.fused import FusedMLPStep, recommended_num_threads
     from mlpkit.models import MLP
+    from mlpkit.training.fused import FusedMLPStep, recommended_num_threads
 
     torch.set_num_threads(recommended_num_threads(batch_size, IN_FEATURES, [*HIDDEN, 10]))
     model = MLP(IN_FEATURES, list(HIDDEN), 10)

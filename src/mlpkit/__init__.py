@@ -16,13 +16,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "callbacks": ["Callback", "History", "LogEpochs", "StopTraining"],
-    "checkpoint": ["Checkpoint", "load_checkpoint", "save_checkpoint"],
-    "early_stopping": ["EarlyStopping"],
-    "interrupt": ["TrainingInterrupted"],
-    "monitor": ["Monitor"],
-    "resume": ["resume_run"],
-    "schedulers": ["LRScheduler", "SCHEDULERS"],
+    "callbacks.base": ["Callback", "History", "LogEpochs", "StopTraining", "TrainingState"],
+    "callbacks.checkpoint": ["Checkpoint"],
+    "callbacks.early_stopping": ["EarlyStopping"],
+    "callbacks.lr_scheduler": ["LRScheduler"],
+    "callbacks.monitor": ["Monitor"],
+    "config": [
+        "RunConfig",
+        "DataConfig",
+        "ModelConfig",
+        "OptimConfig",
+        "TrainConfig",
+        "SETTINGS",
+    ],
+    "data.prepare": ["prepare_data"],
     "errors": [
         "CheckpointError",
         "ConfigError",
@@ -32,16 +39,19 @@ _EXPORTS = {
         "MlpkitError",
         "TrainingError",
     ],
-    "evaluation": ["evaluate"],
+    "inference.evaluation": ["evaluate"],
+    "inference.prediction": ["Predictions", "predict"],
+    "io.checkpoint_file": ["load_checkpoint", "save_checkpoint"],
+    "io.weights": ["load_model", "save_model"],
     "losses": ["LOSSES", "WeightedLoss", "make_loss"],
     "metrics": ["METRICS", "get_metric"],
     "models": ["ACTIVATIONS", "MLP", "WideAndDeep"],
     "optim": ["OPTIMIZERS", "make_optimizer"],
-    "prediction": ["Predictions", "predict"],
-    "serialize": ["load_model", "save_model"],
-    "trainer": ["Trainer", "fit"],
-    "config": ["RunConfig", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig"],
-    "run": ["train_run", "evaluate_run", "predict_run", "prepare_data"],
+    "runs": ["train_run", "evaluate_run", "predict_run", "resume_run"],
+    "schedulers": ["SCHEDULERS"],
+    "training.interrupt": ["TrainingInterrupted"],
+    "training.fit": ["fit"],
+    "training.trainer": ["Trainer"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -60,10 +70,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .callbacks import Callback, History, LogEpochs, StopTraining
-    from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
-    from .early_stopping import EarlyStopping
+    from .callbacks.base import Callback, History, LogEpochs, StopTraining, TrainingState
+    from .callbacks.checkpoint import Checkpoint
+    from .callbacks.early_stopping import EarlyStopping
+    from .callbacks.lr_scheduler import LRScheduler
+    from .callbacks.monitor import Monitor
+    from .config import SETTINGS, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+    from .data.prepare import prepare_data
     from .errors import (
         CheckpointError,
         ConfigError,
@@ -73,16 +86,16 @@ if TYPE_CHECKING:
         MlpkitError,
         TrainingError,
     )
-    from .evaluation import evaluate
-    from .interrupt import TrainingInterrupted
+    from .inference.evaluation import evaluate
+    from .inference.prediction import Predictions, predict
+    from .io.checkpoint_file import load_checkpoint, save_checkpoint
+    from .io.weights import load_model, save_model
     from .losses import LOSSES, WeightedLoss, make_loss
     from .metrics import METRICS, get_metric
-    from .models import ACTIVATIONS, MLP
-    from .monitor import Monitor
+    from .models import ACTIVATIONS, MLP, WideAndDeep
     from .optim import OPTIMIZERS, make_optimizer
-    from .prediction import Predictions, predict
-    from .resume import resume_run
-    from .run import evaluate_run, predict_run, prepare_data, train_run
-    from .schedulers import SCHEDULERS, LRScheduler
-    from .serialize import load_model, save_model
-    from .trainer import Trainer, fit
+    from .runs import evaluate_run, predict_run, resume_run, train_run
+    from .schedulers import SCHEDULERS
+    from .training.fit import fit
+    from .training.interrupt import TrainingInterrupted
+    from .training.trainer import Trainer

@@ -129,14 +129,34 @@ class WeightedLoss(nn.Module):
         return total  # type: ignore[return-value]
 
 
-def resolve_loss(loss: Any, loss_weights: Any = None, targets: Any = None) -> LossFn:
-    """Turn what a user passed as ``loss`` into a callable ``loss(outputs, targets)``."""
+def named_loss(
+    name: str, label_smoothing: float = 0.0, class_weights: Any = None, targets: Any = None
+) -> nn.Module:
+    """A loss by name with the run's options: ``label_smoothing`` where the loss smooths
+    (cross_entropy), ``class_weights`` (``"balanced"`` needs the training ``targets``).
+
+    >>> named_loss("cross_entropy", label_smoothing=0.1)
+    CrossEntropyLoss()
+    """
+    options: dict[str, Any] = {}
+    if name == "cross_entropy" and label_smoothing:
+        options["label_smoothing"] = label_smoothing
+    if class_weights is not None:
+        options.update(class_weights=class_weights, targets=targets)
+    return make_loss(name, **options)
+
+
+def resolve_loss(loss: Any, loss_weights: Any = None, label_smoothing: float = 0.0) -> LossFn:
+    """Turn what a user passed as ``loss`` into a callable ``loss(outputs, targets)``; losses
+    given by name smooth labels by ``label_smoothing`` where they can."""
     if isinstance(loss, str):
-        return make_loss(loss)
+        return named_loss(loss, label_smoothing)
     if isinstance(loss, Mapping):
-        return WeightedLoss({k: resolve_loss(v) for k, v in loss.items()}, loss_weights)
+        parts = {k: resolve_loss(v, label_smoothing=label_smoothing) for k, v in loss.items()}
+        return WeightedLoss(parts, loss_weights)
     if isinstance(loss, (list, tuple)):
-        return WeightedLoss([resolve_loss(v) for v in loss], loss_weights)
+        parts = [resolve_loss(v, label_smoothing=label_smoothing) for v in loss]
+        return WeightedLoss(parts, loss_weights)
     if callable(loss):
         return loss
     raise ConfigError(

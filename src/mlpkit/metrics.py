@@ -171,23 +171,18 @@ def get_metrics(metrics: Sequence[str | Callable[..., Any]] | str | None) -> lis
     return [get_metric(m) for m in metrics]
 
 
-def primary(value: Any) -> Any:
-    """The first output (or target) of a model with several: metrics are reported on it."""
-    if isinstance(value, dict):
-        return next(iter(value.values()))
-    if isinstance(value, (tuple, list)):
-        return value[0]
-    return value
-
-
 def compute_all(metrics: Sequence[Metric], outputs: torch.Tensor, targets: torch.Tensor):
     """Every metric on one whole set, as ``{name: float}``."""
     if _is_classification(targets) and len(targets):
-        classes = _num_classes(outputs)
-        low, high = int(targets.min()), int(targets.max())
-        if low < 0 or high >= classes:
-            raise DataError(
-                f"labels must be in [0, {classes}) for a model with {classes} outputs, "
-                f"found {low}..{high}; give the model as many outputs as classes"
-            )
+        check_labels(targets, _num_classes(outputs))
     return {m.name: m.compute(outputs, targets) for m in metrics}
+
+
+def check_labels(labels: torch.Tensor, classes: int) -> None:
+    """Class labels must index the model's outputs: 0 to ``classes - 1``."""
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        raise DataError(
+            f"labels must be in [0, {classes}) for a model with {classes} outputs, "
+            f"found {low}..{high}; give the model one output per class"
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mlpkit.batching import TensorBatcher, make_batches
+from mlpkit.data.batching import TensorBatcher, make_batches
 
 
 def numbered(n: int = 103):

@@ -100,7 +100,7 @@ def test_non_numeric_values_in_a_numeric_column(tmp_path, make_houses):
 
 
 def test_missing_values_name_the_column_and_count_before_anything_is_written(tmp_path, make_houses):
-    from mlpkit.run import train_run
+    from mlpkit.runs import train_run
 
     frame = make_houses(40)
     frame.loc[[2, 5, 8], "rooms"] = np.nan
@@ -142,7 +142,7 @@ def test_labels_of_new_data_outside_the_model_classes(tmp_path, make_flowers):
 
 
 def test_feature_count_that_does_not_match_the_saved_model(tmp_path):
-    from mlpkit.run import predict_run, train_run
+    from mlpkit.runs import predict_run, train_run
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", X=rng.random((40, 3)), y=np.arange(40) % 2)

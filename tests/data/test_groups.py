@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from mlpkit import fit
-from mlpkit.batching import make_batches
 from mlpkit.config import load_config
+from mlpkit.data.batching import make_batches
+from mlpkit.data.prepare import prepare_data
 from mlpkit.data.split import split_indices
 from mlpkit.errors import ConfigError
-from mlpkit.run import prepare_data, train_run
+from mlpkit.runs import train_run
 
 GROUPS_TOML = """
 [data]

@@ -15,7 +15,8 @@ import pytest
 from mlpkit.config import build_config
 from mlpkit.data.downloads import DOWNLOADABLE, RemoteFile, file_checksum
 from mlpkit.data.idx import write_idx
-from mlpkit.run import predict_run, prepare_data, train_run
+from mlpkit.data.prepare import prepare_data
+from mlpkit.runs import predict_run, train_run
 
 
 def cache_fashion_mnist(tmp_path, monkeypatch, n_train: int, n_test: int):

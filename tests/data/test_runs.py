@@ -16,10 +16,11 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from mlpkit.config import build_config
 from mlpkit.data.files import load_file
+from mlpkit.data.prepare import prepare_data
 from mlpkit.data.split import split_indices
 from mlpkit.errors import DataError
-from mlpkit.run import evaluate_run, predict_run, prepare_data, train_run
-from mlpkit.serialize import load_model
+from mlpkit.io.weights import load_model
+from mlpkit.runs import evaluate_run, predict_run, train_run
 
 FAST = {"epochs": 15, "hidden": [16], "lr": 0.01, "batch_size": 16}
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from mlpkit.batching import make_batches
 from mlpkit.config import build_config
+from mlpkit.data.batching import make_batches
+from mlpkit.data.prepare import prepare_data
 from mlpkit.data.stream import ArrayRows
-from mlpkit.run import prepare_data, train_run
+from mlpkit.runs import train_run
 
 
 def npy_table(path, n: int, width: int, seed: int = 0):

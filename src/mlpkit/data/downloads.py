@@ -17,7 +17,6 @@ import http.client
 import logging
 import os
 import tarfile
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -27,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlpkit.data.idx import read_idx_images
-from mlpkit.data.source import LoadedData, Task
-from mlpkit.errors import ConfigError, DataError, DataNotFoundError, DownloadError
+from ..errors import ConfigError, DataError, DataNotFoundError, DownloadError
+from ..io.atomic import atomic_write
+from .idx import read_idx_images
+from .source import LoadedData, Task
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,26 @@ def file_checksum(path: Path | str, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{h.hexdigest()}"
 
 
+class _ChecksumMismatch(Exception):
+    """A download that arrived whole but with another checksum; it never reaches its name."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+
+
+def _download(url: str, out, algorithm: str, expected: str, timeout: float) -> None:
+    """Stream ``url`` into the open file ``out``, checking its checksum as it arrives."""
+    digest = hashlib.new(algorithm)
+    request = urllib.request.Request(url, headers={"User-Agent": "mlpkit"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        while chunk := response.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != expected:
+        raise _ChecksumMismatch(digest.hexdigest())
+
+
 def fetch(
     urls: str | Sequence[str], destination: Path | str, checksum: str, *, timeout: float = 60.0
 ) -> Path:
@@ -140,38 +160,27 @@ def fetch(
     failures: list[str] = []
     mismatch: DownloadError | None = None
     for url in urls:
-        h = hashlib.new(algorithm)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
-        tmp = Path(tmp_name)
         try:
             logger.info("downloading %s to %s", url, destination)
-            request = urllib.request.Request(url, headers={"User-Agent": "mlpkit"})
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as r:
-                while chunk := r.read(_CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())  # the data is on disk before the name points at it
-            if h.hexdigest() != expected:
-                # A bad copy on one mirror is a reason to try the next one.
-                mismatch = DownloadError(
-                    f"checksum mismatch for {destination.name} from {url}: expected "
-                    f"{algorithm}:{expected}, got {algorithm}:{h.hexdigest()}; try again later "
-                    f"or put a good copy at {destination}"
-                )
-                logger.warning("%s", mismatch)
-                continue
-            os.replace(tmp, destination)
+            atomic_write(
+                destination, lambda out, url=url: _download(url, out, algorithm, expected, timeout)
+            )
             logger.info("saved %s (%d bytes)", destination, destination.stat().st_size)
             if failures:  # said here, not per failure: when every mirror fails, the error does
                 logger.warning("downloaded %s from %s after: %s", destination.name, url, failures)
             return destination
+        except _ChecksumMismatch as bad:
+            # A bad copy on one mirror is a reason to try the next one.
+            mismatch = DownloadError(
+                f"checksum mismatch for {destination.name} from {url}: expected "
+                f"{algorithm}:{expected}, got {algorithm}:{bad.digest}; try again later "
+                f"or put a good copy at {destination}"
+            )
+            logger.warning("%s", mismatch)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             # URLError, timeouts, resets and truncated HTTP bodies all land here.
             failures.append(f"{url} ({getattr(exc, 'reason', exc)})")
             logger.info("could not download %s: %s", url, exc)
-        finally:
-            tmp.unlink(missing_ok=True)
     if mismatch is not None:
         raise mismatch
     raise DownloadError(

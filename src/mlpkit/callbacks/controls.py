@@ -1,0 +1,42 @@
+"""The callbacks that settings ask for: a learning-rate schedule and early stopping."""
+
+from __future__ import annotations
+
+from ..config import OptimConfig, TrainConfig
+from .base import Callback
+from .early_stopping import EarlyStopping
+from .lr_scheduler import LRScheduler
+
+
+def training_controls(optim: OptimConfig, train: TrainConfig) -> list[Callback]:
+    """The scheduler and early stopping that ``optim`` and ``train`` ask for, as callbacks.
+
+    >>> controls = training_controls(OptimConfig(scheduler="cosine"), TrainConfig(early_stopping=5))
+    >>> [type(c).__name__ for c in controls]
+    ['LRScheduler', 'EarlyStopping']
+    """
+    controls: list[Callback] = []
+    if optim.scheduler is not None:
+        controls.append(
+            LRScheduler(
+                optim.scheduler,
+                monitor=train.monitor,
+                mode=train.monitor_mode,
+                step_size=optim.step_size,
+                gamma=optim.gamma,
+                max_lr=optim.max_lr,
+                min_lr=optim.min_lr,
+                patience=optim.scheduler_patience,
+            )
+        )
+    if train.early_stopping is not None:
+        controls.append(
+            EarlyStopping(
+                train.early_stopping,
+                monitor=train.monitor,
+                mode=train.monitor_mode,
+                min_delta=train.min_delta,
+                restore_best=train.restore_best,
+            )
+        )
+    return controls

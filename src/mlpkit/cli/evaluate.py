@@ -1,0 +1,28 @@
+"""``mlpkit evaluate``: a finished run's metrics on its test split or on another file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Flag = typer.Option
+
+
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder")],
+    data: Annotated[
+        str | None, Flag(help="evaluate on this data instead of the test split")
+    ] = None,
+    target: Annotated[str | None, Flag(help="target column of --data")] = None,
+) -> None:
+    """Metrics of a trained run on its test split (or on --data); saved to evaluation.json."""
+    from ..runs.evaluate import evaluate_run
+    from .console import console, metrics_table
+
+    metrics = evaluate_run(run_dir, data, target)
+    console.print(metrics_table(f"evaluation of {run_dir}", metrics))
+    import json
+
+    typer.echo(json.dumps(metrics))

@@ -1,0 +1,93 @@
+"""``mlpkit train``: a config from a TOML file and flags, then a run (or a resumed one)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ConfigError
+from .flags import PANELS, given_settings, with_setting_flags
+
+RUN = PANELS["run"]
+
+
+@with_setting_flags
+def train(
+    config: Annotated[
+        Path | None, typer.Argument(help="a TOML config (e.g. runs/X/config.toml)")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="continue this run folder from its last checkpoint", rich_help_panel="Run"
+        ),
+    ] = None,
+    **flags: Any,
+) -> None:
+    """Train a model; with no arguments, an MLP on the built-in digits data.
+
+    --resume RUN_DIR [--epochs TOTAL] continues a stopped run to TOTAL epochs.
+    """
+    from ..config import RunConfig, load_config, merge
+
+    settings = given_settings(flags)
+    if resume is not None:
+        _resume(resume, config, settings)
+        return
+    base = load_config(config) if config is not None else RunConfig()
+    if config is not None and "out" not in settings:
+        base.out = None  # a rerun gets a folder of its own
+    run_config = merge(base, settings)
+
+    from ..runs.train import train_run
+
+    _show(lambda bar: train_run(run_config, callbacks=[bar]))
+
+
+def _resume(run_dir: Path, config: Path | None, settings: dict[str, Any]) -> None:
+    from ..runs.resume import resume_run
+
+    others = sorted(k for k in settings if k != "epochs")
+    if config is not None or others:
+        flags = [f"--{k.replace('_', '-')}" for k in others]
+        given = ", ".join(["a config file"] * (config is not None) + flags)
+        raise ConfigError(
+            f"--resume continues a run with the settings it was started with, so {given} "
+            "cannot be given with it; only --epochs can (the new total)"
+        )
+    _show(lambda bar: resume_run(run_dir, epochs=settings.get("epochs"), callbacks=[bar]))
+
+
+def _show(run) -> None:
+    """Run with progress bars, then print the summary table and the run folder."""
+    from .console import console, summary_table
+    from .progress import ProgressBar
+
+    bar = ProgressBar()
+    with _interruptible(bar):
+        result = run(bar)
+    console.print(summary_table(result))
+    typer.echo(str(result.run_dir))
+
+
+@contextmanager
+def _interruptible(bar) -> Iterator[None]:
+    """On SIGINT / SIGTERM: say what was saved and how to resume, exit with 130 / 143."""
+    from ..training.interrupt import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as stop:
+        bar.stop()
+        typer.echo(f"{stop}", err=True)
+        if stop.run_dir is not None:
+            command = f"mlpkit train --resume {shlex.quote(str(stop.run_dir))}"
+            typer.echo(f"resume with: {command}", err=True)
+        raise typer.Exit(stop.exit_code) from None
+    finally:
+        bar.stop()

@@ -1,0 +1,1 @@
+"""Files mlpkit writes and reads: the one atomic write, checkpoint files, saved models."""

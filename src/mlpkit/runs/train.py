@@ -1,0 +1,128 @@
+"""A run: data -> split -> preprocessing -> model -> fit -> test metrics -> the run folder.
+
+The run folder holds ``config.toml`` (the resolved config; ``mlpkit train`` on it reruns the
+run), ``history.csv``, ``metrics.json`` (test metrics), ``model.safetensors`` + ``model.json`` and
+``checkpoints/`` (``last.pt``, ``best.pt``, ``epoch-NNNN.pt``); ``mlpkit.runs.resume.resume_run``
+continues a run from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import nn
+
+from ..callbacks.base import Callback
+from ..callbacks.checkpoint import Checkpoint
+from ..config import FIT_SETTINGS, RunConfig
+from ..data.fingerprint import check_unchanged, data_files
+from ..data.prepare import PreparedData, prepare_data
+from ..data.source import LoadedData
+from ..inference.evaluation import evaluate
+from ..io.atomic import write_text
+from ..io.weights import save_model
+from ..models import MLP
+from ..training.fit import fit
+from ..training.interrupt import TrainingInterrupted
+from ..training.seeding import seed_everything
+from .build import build_model, check_groups, resolve, run_loss, run_metrics
+from .saved import model_metadata
+
+# A run builds its loss itself (``run_loss``: label smoothing, class weights, an auxiliary
+# output), so these settings reach fit through the loss, not as keywords.
+_LOSS_SETTINGS = ("label_smoothing", "class_weights")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    history: pd.DataFrame
+    test_metrics: dict[str, float]
+    model: MLP
+    config: RunConfig
+
+    @property
+    def step(self) -> str:
+        return str(self.history.attrs.get("step_details", "autograd"))
+
+
+def new_run_dir(config: RunConfig, data: LoadedData) -> Path:
+    """``config.out``, or ``runs/<data name>`` with ``-2``, ``-3``... if that exists already."""
+    if config.out:
+        return Path(config.out)
+    base = Path("runs") / data.name
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+def train_run(
+    config: RunConfig,
+    callbacks: Iterable[Callback] = (),
+    resume_from: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train as ``config`` says and write the run folder (``resume_from``: see ``resume_run``).
+
+    >>> result = train_run(RunConfig())  # doctest: +SKIP
+    >>> result.test_metrics["accuracy"]
+    """
+    check_groups(config)
+    files = [config.data.name, config.data.val, config.data.test]
+    if resume_from is not None:
+        check_unchanged(resume_from.get("data_files"), files)
+    seed_everything(config.train.seed)
+    prepared = prepare_data(config)
+    config = resolve(config, prepared.source)
+    model = build_model(config, prepared)
+    loss = run_loss(config, prepared.y_train)
+    metrics = run_metrics(config, prepared.target_scaler)
+    run_dir = new_run_dir(config, prepared.source)
+    config.out = str(run_dir)
+    # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
+    write_text(run_dir / "config.toml", config.to_toml())
+    checkpoint = Checkpoint.from_settings(
+        run_dir / "checkpoints",
+        config.train,
+        extra={
+            "config": config.model_dump(mode="json"),
+            "architecture": model.arguments(),
+            "data_files": data_files(files),
+        },
+    )
+    try:
+        history = _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from)
+    except TrainingInterrupted as stop:
+        stop.run_dir = run_dir
+        raise
+    test_metrics: dict[str, float] = {}
+    if prepared.test is not None:
+        test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
+    history.to_csv(run_dir / "history.csv", index=False)
+    write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
+    save_model(run_dir, model, model_metadata(config, prepared, loss))
+    return RunResult(run_dir, history, test_metrics, model, config)
+
+
+def _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from):
+    settings = {
+        name: getattr(getattr(config, setting.section), name)
+        for name, setting in FIT_SETTINGS.items()
+        if name not in _LOSS_SETTINGS
+    }
+    return fit(
+        model,
+        loss,
+        prepared.train,
+        prepared.val,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        resume_from=resume_from,
+        **{**settings, "metrics": metrics},
+    )

@@ -1,0 +1,239 @@
+"""``fit``: the loop assembled from what a user passes (model, loss, data, settings).
+
+Its keywords are the optimization and training settings declared in ``mlpkit.config``, with
+the same defaults and checks as ``mlpkit train``'s flags and TOML keys.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..callbacks.base import Callback
+from ..callbacks.checkpoint import Checkpoint
+from ..callbacks.controls import training_controls
+from ..config import FIT_SETTINGS, OptimConfig, TrainConfig, fit_settings
+from ..data.batching import TensorBatcher, make_batches, rows_of
+from ..devices import resolve_device
+from ..errors import ConfigError, DataError
+from ..inference.evaluation import EVAL_BATCH_SIZE
+from ..io.checkpoint_file import load_checkpoint
+from ..losses import named_loss, resolve_loss
+from ..metrics import check_labels, get_metrics
+from ..nested import call_model, leaves, primary
+from ..optim import make_optimizer
+from .precision import fall_back_to_fp32, resolve_precision
+from .seeding import deterministic_algorithms, seed_everything
+from .step_timing import bf16_step_problem
+from .trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def fit(
+    model: nn.Module,
+    loss: Any,
+    train: Any,
+    val: Any = None,
+    *,
+    checkpoint: str | Path | Checkpoint | None = None,
+    callbacks: Iterable[Callback] = (),
+    loss_weights: Any = None,
+    resume_from: str | Path | dict[str, Any] | None = None,
+    persistent_workers: bool | None = None,
+    **settings: Any,
+):
+    """Train ``model`` and return the history: a DataFrame with one row per epoch.
+
+    Columns: ``epoch``, ``total_time`` (training seconds so far), ``train_loss``, ``val_loss``
+    and ``train_<metric>`` / ``val_<metric>`` for each metric. ``train`` and ``val`` are
+    ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
+    dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
+    with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+    A ``Dataset`` streams through a ``DataLoader`` with ``num_workers`` worker processes, kept
+    alive across epochs unless ``persistent_workers=False``.
+
+    ``checkpoint`` is a folder (or a ``Checkpoint``): ``last.pt`` is written there after every
+    epoch (``checkpoint_every``, ``keep_last`` and ``monitor`` say what else is kept).
+    ``resume_from`` (a checkpoint file, a folder, or a loaded checkpoint) continues that run up
+    to ``epochs`` in total, exactly as if it had not stopped, given the same arguments. SIGINT /
+    SIGTERM stop training after the current step with ``TrainingInterrupted``.
+
+    Every other keyword is a setting of ``mlpkit train`` (the same defaults and checks): the
+    optimizer and its options, ``label_smoothing`` and ``class_weights`` for a loss given by
+    name, the ``scheduler`` and its options, ``early_stopping``, ``precision="bf16"`` (autocast
+    where its steps run faster, timed on the first batch), ``compile=True``, ``threads``...; the
+    list is below and in ``mlpkit.config.FIT_SETTINGS``.
+
+    >>> model = mlpkit.MLP(4, [16], 3)  # doctest: +SKIP
+    >>> history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=5, lr=0.1, metrics=["accuracy"])
+    """
+    optim, run = fit_settings(settings)
+    device = resolve_device(run.device)
+    seed_everything(run.seed)
+    # The optimizer is built after the move, so that its state lives on the same device.
+    model.to(device)
+    opt = make_optimizer(
+        optim.optimizer,
+        model.parameters(),
+        lr=optim.lr,
+        momentum=optim.momentum,
+        weight_decay=optim.weight_decay,
+    )
+    train_batches = make_batches(
+        train,
+        run.batch_size,
+        shuffle=True,
+        device=device,
+        seed=run.seed,
+        drop_last=run.drop_last,
+        num_workers=run.num_workers,
+        persistent_workers=persistent_workers,
+    )
+    val_batches = None
+    if val is not None:
+        val_batches = make_batches(
+            val,
+            max(run.batch_size, EVAL_BATCH_SIZE),
+            shuffle=False,
+            device=device,
+            num_workers=run.num_workers,
+            persistent_workers=persistent_workers,
+        )
+    loss_fn = _loss(loss, loss_weights, optim, settings, train_batches)
+    if isinstance(loss_fn, nn.Module):
+        loss_fn.to(device)
+    _check_model_fits_data(model, train_batches)
+    autocast_dtype = resolve_precision(run.precision, device, _probe_shape(model, run.batch_size))
+    if autocast_dtype is not None and not run.compile:
+        problem = bf16_step_problem(
+            model,
+            loss_fn,
+            opt,
+            train_batches,
+            device,
+            step=run.step,
+            clip_grad_norm=optim.clip_grad_norm,
+            skip_nonfinite=run.skip_nonfinite,
+            threads=run.threads,
+        )
+        if problem is not None:
+            fall_back_to_fp32(device, problem)
+            autocast_dtype = None
+    callbacks = [*training_controls(optim, run), *callbacks]
+    if checkpoint is not None:
+        callbacks.append(_checkpoint(checkpoint, run))
+    trainer = Trainer(
+        model,
+        loss_fn,
+        opt,
+        train_batches,
+        val_batches,
+        epochs=run.epochs,
+        metrics=get_metrics(run.metrics),
+        device=device,
+        callbacks=callbacks,
+        step=run.step,
+        clip_grad_norm=optim.clip_grad_norm,
+        skip_nonfinite=run.skip_nonfinite,
+        autocast_dtype=autocast_dtype,
+        compile=run.compile,
+        threads=run.threads,
+    )
+    if resume_from is not None:
+        _resume(trainer, resume_from, run.epochs)
+    with deterministic_algorithms(run.deterministic):
+        return trainer.fit()
+
+
+def _loss(loss: Any, loss_weights: Any, optim: OptimConfig, given: dict[str, Any], batches):
+    """The loss function: by name with the run's label smoothing and class weights, or the
+    user's own (which then owns those options)."""
+    if isinstance(loss, str):
+        targets = batches.targets if isinstance(batches, TensorBatcher) else None
+        return named_loss(loss, optim.label_smoothing, optim.class_weights, targets)
+    if optim.class_weights is not None:
+        raise ConfigError("class_weights applies to a loss given by name, e.g. 'cross_entropy'")
+    if "label_smoothing" in given and not isinstance(loss, (list, tuple, dict)):
+        raise ConfigError(
+            "label_smoothing applies to a loss given by name ('cross_entropy'); "
+            "set it on your own loss instead"
+        )
+    return resolve_loss(loss, loss_weights, optim.label_smoothing)
+
+
+def _checkpoint(checkpoint: str | Path | Checkpoint, run: TrainConfig) -> Checkpoint:
+    """A folder gets the checkpoints the settings ask for; a ``Checkpoint`` keeps its own."""
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint
+    return Checkpoint.from_settings(checkpoint, run)
+
+
+def _resume(trainer: Trainer, resume_from: str | Path | dict[str, Any], epochs: int) -> None:
+    state = resume_from
+    if not isinstance(state, dict):
+        # On the CPU: random states must stay there; load_state_dict moves the rest.
+        state = load_checkpoint(resume_from, map_location="cpu")
+    trainer.load_state_dict(state)
+    if trainer.epoch > epochs:
+        raise ConfigError(
+            f"the checkpoint has {trainer.epoch} epochs done; ask for epochs >= {trainer.epoch}"
+        )
+    log.info("resumed after epoch %d", trainer.epoch)
+
+
+def _probe_shape(model: nn.Module, batch_size: int) -> tuple[int, int, int]:
+    """A matrix product typical of one step of ``model``: its largest linear layer's."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return (batch_size, 256, 256)
+    largest = max(linears, key=lambda m: m.weight.numel())
+    return (batch_size, largest.in_features, largest.out_features)
+
+
+def _check_model_fits_data(model: nn.Module, batches) -> None:
+    """Run one sample through the model so that shape and label errors say what is wrong."""
+    if not isinstance(batches, TensorBatcher):
+        return
+    inputs = rows_of(batches.inputs, slice(0, 1))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = primary(call_model(model, inputs))
+    except RuntimeError as exc:
+        widths = [tuple(t.shape[1:]) for t in leaves(inputs)]
+        raise DataError(
+            f"the model cannot take inputs of shape {widths} ({str(exc).splitlines()[0]}); "
+            "give the model as many input features as the data has"
+        ) from None
+    finally:
+        model.train(was_training)
+    labels = primary(batches.targets)
+    if not torch.is_floating_point(labels) and out.ndim == 2 and out.shape[1] > 1:
+        check_labels(labels, out.shape[1])
+
+
+def _signature() -> inspect.Signature:
+    """fit's signature with every setting keyword spelled out, for ``help()`` and editors."""
+    own = inspect.signature(fit)
+    fixed = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    keywords = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=s.default)
+        for name, s in FIT_SETTINGS.items()
+    ]
+    return own.replace(parameters=[*fixed, *keywords])
+
+
+fit.__signature__ = _signature()  # type: ignore[attr-defined]
+fit.__doc__ = (
+    (fit.__doc__ or "")
+    + "\n    Settings (keyword, default: meaning):\n"
+    + "".join(f"\n    - ``{name}={s.default!r}``: {s.help}" for name, s in FIT_SETTINGS.items())
+)

@@ -1,0 +1,150 @@
+"""The mlpkit command end to end, in a subprocess, on real files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def mlpkit(*args, cwd, check=True):
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "120"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mlpkit", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    args = "train --data iris --epochs 40 --hidden 16 --batch-size 16 --lr 0.01 --out runs/iris"
+    result = mlpkit(*args.split(), cwd=folder)
+    return folder, folder / "runs" / "iris", result
+
+
+def test_train_writes_the_run_folder(iris_run):
+    _, run, result = iris_run
+    for name in (
+        "config.toml",
+        "history.csv",
+        "metrics.json",
+        "model.safetensors",
+        "model.json",
+        "checkpoints/last.pt",
+    ):
+        assert (run / name).is_file(), name
+    history = pd.read_csv(run / "history.csv")
+    assert history["epoch"].tolist() == list(range(1, 41))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.85
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert len(meta["preprocessing"]["standardize"]["mean"]) == 4
+    assert meta["versions"]["torch"].startswith("2.13")
+    assert "test_accuracy" in result.stderr  # the summary table
+    assert result.stdout.strip().endswith("runs/iris")
+
+
+def test_config_toml_reruns_the_same_run(iris_run):
+    folder, run, _ = iris_run
+    mlpkit("train", run / "config.toml", "--out", "runs/again", cwd=folder)
+    first = pd.read_csv(run / "history.csv")
+    again = pd.read_csv(folder / "runs" / "again" / "history.csv")
+    pd.testing.assert_series_equal(first["train_loss"], again["train_loss"])
+
+
+def test_evaluate_prints_and_saves_the_test_metrics(iris_run):
+    folder, run, _ = iris_run
+    result = mlpkit("evaluate", run, cwd=folder)
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    saved = json.loads((run / "evaluation.json").read_text())
+    trained = json.loads((run / "metrics.json").read_text())
+    assert printed == saved
+    assert saved == pytest.approx(trained)  # the loss too: evaluated as in training
+
+
+def test_predict_reads_csv_with_named_columns_and_applies_preprocessing(iris_run):
+    from sklearn.datasets import load_iris
+
+    folder, run, _ = iris_run
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.sample(30, random_state=0)
+    frame.to_csv(folder / "new.csv", index=False)  # has the target column too: ignored
+    out = folder / "predictions.csv"
+    mlpkit("predict", run, folder / "new.csv", "--top-k", "2", "--output", out, cwd=folder)
+    predictions = pd.read_csv(out)
+    assert len(predictions) == 30
+    truth = np.array(bunch.target_names)[frame["target"].to_numpy()]
+    assert (predictions["class_1"].to_numpy() == truth).mean() > 0.85
+    np.testing.assert_array_less(predictions["probability_2"], predictions["probability_1"] + 1e-9)
+
+
+def test_predict_reads_npy_and_prints_csv(iris_run):
+    from sklearn.datasets import load_iris
+
+    folder, run, _ = iris_run
+    np.save(folder / "x.npy", load_iris().data[:5].astype(np.float32))
+    result = mlpkit("predict", run, folder / "x.npy", cwd=folder)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "class,class_index,probability" and len(lines) == 6
+
+
+def test_predict_with_the_wrong_feature_count_fails_with_one_line(iris_run):
+    folder, run, _ = iris_run
+    np.save(folder / "bad.npy", np.zeros((3, 7), np.float32))
+    result = mlpkit("predict", run, folder / "bad.npy", cwd=folder, check=False)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("error: bad.npy has 7 features")
+    assert "trained on 4" in line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "nope"], "unknown data set 'nope'"),
+        (["--optimizer", "adma"], "unknown optimizer 'adma'"),
+        (["--data", "missing.csv"], "no file at missing.csv"),
+        (["--epochs", "0"], "train.epochs"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line_and_no_run_folder(tmp_path, args, message):
+    result = mlpkit("train", *args, cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1  # no blank line either
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_regression_on_a_csv_file(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["price"] = 3 * frame["a"] - frame["b"] + 0.1 * rng.normal(size=300)
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    args = "train --data houses.csv --target price --epochs 60 --hidden 16 --lr 0.01 --out run"
+    mlpkit(*args.split(), cwd=tmp_path)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics) == {"loss", "rmse", "mae", "r2"}
+    assert metrics["r2"] > 0.95
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = mlpkit("--help", cwd=tmp_path)
+    for command in ("train", "evaluate", "predict", "datasets"):
+        assert command in result.stdout
