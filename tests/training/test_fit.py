@@ -305,3 +305,20 @@ def test_the_running_loss_of_an_epoch_ends_at_its_train_loss():
     model = mlpkit.MLP(6, [8], 3)
     history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=3, lr=0.1, callbacks=[running])
     assert running.seen == pytest.approx(history["train_loss"].tolist(), rel=1e-6)
+
+
+def test_nesterov_momentum_reaches_the_sgd_optimizer(blobs):
+    seen = []
+
+    class Groups(mlpkit.Callback):
+        def on_fit_start(self, state) -> None:
+            seen.append(state.optimizer.param_groups[0]["nesterov"])
+
+    for nesterov in (True, False):
+        mlpkit.fit(
+            mlpkit.MLP(4, [8], 3), "cross_entropy", blobs, epochs=1, optimizer="sgd",
+            momentum=0.9, nesterov=nesterov, callbacks=[Groups()],
+        )  # fmt: skip
+    assert seen == [True, False]
+    with pytest.raises(ConfigError, match="nesterov needs momentum > 0"):
+        mlpkit.fit(mlpkit.MLP(4, [8], 3), "cross_entropy", blobs, optimizer="sgd", nesterov=True)

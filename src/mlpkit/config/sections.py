@@ -123,6 +123,7 @@ class OptimConfig(Section):
     optimizer: str | Callable = setting("adam", "sgd, adam, adamw, rmsprop, adagrad, adadelta")
     lr: float | None = setting(None, "learning rate (default: the optimizer's own)", gt=0)
     momentum: float = setting(0.0, "sgd, rmsprop: momentum", ge=0, lt=1)
+    nesterov: bool = setting(False, "sgd: Nesterov momentum (needs momentum > 0)")
     weight_decay: float = setting(0.0, "L2 penalty (adamw: decoupled weight decay)", ge=0)
     label_smoothing: float = setting(0.1, "cross_entropy: label smoothing", ge=0, lt=1)
     class_weights: str | list[float] | None = setting(

@@ -84,6 +84,7 @@ def fit(
         model.parameters(),
         lr=optim.lr,
         momentum=optim.momentum,
+        nesterov=optim.nesterov,
         weight_decay=optim.weight_decay,
     )
     train_batches = make_batches(
