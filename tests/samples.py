@@ -4,6 +4,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mlpkit import MLP, fit
+
 
 def classes(n=96, features=6, seed=0):
     """Three noisy classes: (X, y) float32 / int64."""
@@ -25,3 +27,22 @@ class Rows(Dataset):
 
     def __getitem__(self, index):
         return self.X[index], self.y[index]
+
+
+def fit_with_checkpoints(folder, epochs=4, callbacks=(), checkpoint=None, data=None, **options):
+    torch.manual_seed(0)
+    model = MLP(6, [8], 3)
+    history = fit(
+        model,
+        "cross_entropy",
+        classes() if data is None else data,
+        classes(seed=1),
+        epochs=epochs,
+        batch_size=16,
+        lr=0.1,
+        metrics=["accuracy"],
+        checkpoint=checkpoint if checkpoint is not None else folder,
+        callbacks=callbacks,
+        **{"optimizer": "sgd", **options},
+    )
+    return model, history

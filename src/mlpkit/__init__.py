@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _EXPORTS = {
     "callbacks.base": ["Callback", "History", "LogEpochs", "StopTraining", "TrainingState"],

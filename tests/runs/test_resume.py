@@ -42,7 +42,12 @@ def train(folder, epochs, callbacks=(), resume=False, model_args=None, data=None
     torch.manual_seed(0 if not resume else 12345)
     model = MLP(6, [16], 3, **(model_args or {}))
     settings = dict(
-        batch_size=16, optimizer="sgd", lr=0.05, momentum=0.9, label_smoothing=0.0, seed=7,
+        batch_size=16,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.9,
+        label_smoothing=0.0,
+        seed=7,
         metrics=["accuracy"],
     )
     history = fit(

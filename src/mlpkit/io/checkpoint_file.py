@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, DataNotFoundError
+from ..version import __version__
 from .atomic import atomic_write
 
 FORMAT_VERSION = 1
@@ -33,8 +34,6 @@ _CONTAINERS = {dict, OrderedDict, list, tuple, set}
 
 def versions() -> dict[str, str]:
     """The mlpkit and torch versions, as stamped into checkpoints and model files."""
-    from .. import __version__
-
     # str(): torch.__version__ is a str subclass, which a weights_only load refuses.
     return {"mlpkit": __version__, "torch": str(torch.__version__)}
 

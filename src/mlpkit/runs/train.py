@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from torch import nn
 
 from ..callbacks.base import Callback
 from ..callbacks.checkpoint import Checkpoint
 from ..config import FIT_SETTINGS, RunConfig
 from ..data.fingerprint import check_unchanged, data_files
-from ..data.prepare import PreparedData, prepare_data
+from ..data.prepare import prepare_data
 from ..data.source import LoadedData
 from ..inference.evaluation import evaluate
 from ..io.atomic import write_text

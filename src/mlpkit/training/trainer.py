@@ -129,6 +129,8 @@ class Trainer:
         return recommended_threads(self.step, self.device, self.train_batches)
 
     def _epoch(self) -> None:
+        resumed = self._resume_progress  # an epoch a signal stopped part-way, to finish
+        self.state.step = 0 if resumed is None else len(resumed["sizes"])
         self._fire("on_epoch_start")
         train = self._train()
         self._check_finite_weights()
