@@ -309,3 +309,13 @@ def test_recommended_num_threads() -> None:
         assert 1 <= threads <= cores
     assert recommended_num_threads(8, 4, [8, 1]) == 1  # far too little work to share
     assert recommended_num_threads(256, 784, [300, 100, 10]) == cores  # 288 MFLOP a step
+
+
+def test_the_fused_step_refuses_a_torch_it_is_not_tested_with():
+    from mlpkit.training.fused.step import TESTED_TORCH, torch_problem
+
+    # It calls private ATen and fused-optimizer kernels, whose signatures change between releases.
+    assert torch_problem("2.13.0+cpu") is None and "2.13" in TESTED_TORCH
+    problem = torch_problem("2.14.1")
+    assert problem is not None and problem.startswith("torch 2.14.1 is not a release")
+    assert "the autograd step trains instead" in problem

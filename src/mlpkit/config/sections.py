@@ -1,8 +1,9 @@
 """Every setting of a run, declared once: name, type, default, help text and validation.
 
-The command-line flags (and their ``--help``, grouped by section), the TOML keys, the keywords
-of ``mlpkit.fit`` and the search spaces of tuning all derive from these declarations (see
-``mlpkit.config.surfaces``). Adding a setting is one ``setting(...)`` line here plus its use.
+The command-line flags (and their ``--help``, grouped by section: ``mlpkit.cli.flags``), the
+TOML keys and the keywords of ``mlpkit.fit`` derive from these declarations, through the list
+in ``mlpkit.config.settings``; so will tuning's search spaces and the estimator's parameters.
+Adding a setting is one ``setting(...)`` line here plus its use.
 """
 
 from __future__ import annotations

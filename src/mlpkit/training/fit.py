@@ -226,7 +226,9 @@ def _signature() -> inspect.Signature:
     own = inspect.signature(fit)
     fixed = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
     keywords = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=s.default)
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=s.default, annotation=s.annotation
+        )
         for name, s in FIT_SETTINGS.items()
     ]
     return own.replace(parameters=[*fixed, *keywords])
