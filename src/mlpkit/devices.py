@@ -16,8 +16,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     >>> resolve_device("cpu")
     device(type='cpu')
     """
-    if isinstance(device, torch.device):
-        return device
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -26,7 +24,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        resolved = torch.device(device)
+        resolved = device if isinstance(device, torch.device) else torch.device(device)
     except RuntimeError:
         raise ConfigError(
             f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps"

@@ -57,6 +57,15 @@ def _adadelta(params, lr, weight_decay=0.0, **_ignored):
     return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
 
 
+def default_lr(optimizer: str) -> float:
+    """The learning rate an optimizer trains with when none is given.
+
+    >>> default_lr("SGD"), default_lr("adam")
+    (0.01, 0.001)
+    """
+    return DEFAULT_LR.get(Registry.key(optimizer), 1e-3)
+
+
 def make_optimizer(
     optimizer: str | Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer],
     params: Iterable[torch.nn.Parameter],
@@ -75,9 +84,9 @@ def make_optimizer(
     if not isinstance(optimizer, str):
         return optimizer(params)
     factory = OPTIMIZERS.get(optimizer)
-    lr = DEFAULT_LR.get(optimizer.lower(), 1e-3) if lr is None else lr
+    lr = default_lr(optimizer) if lr is None else lr
     if lr <= 0:
-        raise ConfigError(f"lr must be positive, got {lr}; try {DEFAULT_LR.get(optimizer, 1e-3)}")
+        raise ConfigError(f"lr must be positive, got {lr}; try {default_lr(optimizer)}")
     for name in ("momentum", "weight_decay"):
         if options.get(name, 0.0) < 0:
             raise ConfigError(f"{name} must be >= 0, got {options[name]}")

@@ -32,14 +32,14 @@ class Registry(Generic[T]):
         return add
 
     def add(self, name: str, factory: Callable[..., T]) -> None:
-        key = self._key(name)
+        key = self.key(name)
         if key in self._factories:
             raise ConfigError(f"{self.kind} {name!r} is registered twice; pick another name")
         self._factories[key] = factory
 
     def get(self, name: str) -> Callable[..., T]:
         try:
-            return self._factories[self._key(name)]
+            return self._factories[self.key(name)]
         except KeyError:
             raise ConfigError(
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
@@ -49,11 +49,12 @@ class Registry(Generic[T]):
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._key(name) in self._factories
+        return isinstance(name, str) and self.key(name) in self._factories
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     @staticmethod
-    def _key(name: str) -> str:
+    def key(name: str) -> str:
+        """The form a name is looked up in: case, outer spaces and - vs _ do not matter."""
         return name.strip().lower().replace("-", "_")

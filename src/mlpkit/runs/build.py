@@ -15,7 +15,7 @@ from ..data.target import TargetScaler
 from ..errors import ConfigError
 from ..losses import CLASSIFICATION_LOSSES, WeightedLoss, named_loss
 from ..models import MLP, WideAndDeep
-from ..optim import DEFAULT_LR
+from ..optim import default_lr
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["rmse", "mae", "r2"]}
 DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
@@ -31,7 +31,7 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     if resolved.train.metrics is None:
         resolved.train.metrics = DEFAULT_METRICS[data.task]
     if resolved.optim.lr is None:  # config.toml says which learning rate ran
-        resolved.optim.lr = DEFAULT_LR.get(resolved.optim.optimizer, 1e-3)
+        resolved.optim.lr = default_lr(resolved.optim.optimizer)
     return resolved
 
 
