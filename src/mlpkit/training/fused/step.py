@@ -205,8 +205,8 @@ def torch_problem(version: str | None = None) -> str | None:
         return None
     return (
         f"torch {version} is not a release the fused step is tested with "
-        f"({', '.join(TESTED_TORCH)}); it uses private torch kernels, so the autograd step "
-        "trains instead (install torch 2.13 for the fused step)"
+        f"({', '.join(TESTED_TORCH)}): it calls private torch kernels; install torch "
+        f"{TESTED_TORCH[-1]} for the fused step"
     )
 
 
