@@ -165,6 +165,8 @@ def test_timing_bf16_against_fp32_steps_leaves_the_run_untouched(blobs):
     problem = bf16_step_problem(
         model, torch.nn.CrossEntropyLoss(), opt, batches, torch.device("cpu"), step="auto"
     )
+    # Which way the timing goes depends on the CPU's bf16 units and its load; where bf16 loses,
+    # the reason says so. What this test holds either way: the run is left untouched.
     assert problem is None or "bf16 steps are not clearly faster than fp32 steps" in problem
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
     assert not opt.state and all(p.grad is None for p in model.parameters())
