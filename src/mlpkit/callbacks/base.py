@@ -35,6 +35,7 @@ class TrainingState:
     - ``epochs``: the epochs planned in all; ``epoch``: the epochs completed;
     - ``steps_per_epoch``; ``step``: the steps completed in the current epoch;
     - ``row``: the last finished epoch's history row (``epoch``, losses, metrics);
+    - ``history``: every finished epoch's row so far, resumed runs' earlier epochs included;
     - ``columns``: the history's loss and metric columns, known before training (for monitors);
     - ``has_validation``: whether validation data was given;
     - ``signal``: SIGINT / SIGTERM received during training (None before);
@@ -55,6 +56,7 @@ class TrainingState:
     epoch: int = 0
     step: int = 0
     row: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
     signal: int | None = None
     checkpoint_path: Path | None = None
 
@@ -114,7 +116,7 @@ class History(Callback):
         return {"rows": [dict(r) for r in self.rows]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = [dict(r) for r in state["rows"]]
+        self.rows[:] = [dict(r) for r in state["rows"]]  # in place: the state shares the list
 
     def frame(self):
         import pandas as pd

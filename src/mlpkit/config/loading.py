@@ -27,8 +27,8 @@ def build_config(values: dict[str, Any]) -> RunConfig:
         key = key.replace("-", "_")
         if key in SECTIONS and isinstance(value, dict):
             nested.setdefault(key, {}).update(value)
-        elif key == "out":
-            nested["out"] = value
+        elif key in FLAT_KEYS and FLAT_KEYS[key].section == "run":  # out, report: at the top
+            nested[key] = value
         elif key in FLAT_KEYS:
             setting = FLAT_KEYS[key]
             nested.setdefault(setting.section, {})[setting.name] = value

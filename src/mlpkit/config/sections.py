@@ -243,7 +243,8 @@ class RunConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-    out: str | None = setting(None, "the run folder (default: runs/<data name>)")
+    out: str | None = setting(None, "the run folder (default: runs/<data name>, or the next free)")
+    overwrite: bool = setting(False, "replace the run in --out, once the new run has finished")
 
     def to_toml(self) -> str:
         import tomli_w

@@ -47,10 +47,9 @@ def resume_run(
         config = merge(RunConfig.model_validate(state["config"]), overrides)
     except ValidationError as exc:
         raise CheckpointError(f"{path} holds an invalid config ({describe(exc)})") from None
-    config.out = str(run_dir)
     if config.train.epochs < int(state["epoch"]):
         raise ConfigError(
             f"{path} has {state['epoch']} epochs done already; "
             f"give --epochs {state['epoch']} or more"
         )
-    return train_run(config, callbacks, resume_from=state)
+    return train_run(config, callbacks, resume_from=state, run_dir=run_dir)

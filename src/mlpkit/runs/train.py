@@ -21,7 +21,6 @@ from ..callbacks.checkpoint import Checkpoint
 from ..config import FIT_SETTINGS, RunConfig
 from ..data.fingerprint import check_unchanged, data_files
 from ..data.prepare import prepare_data
-from ..data.source import LoadedData
 from ..inference.evaluation import evaluate
 from ..io.atomic import write_text
 from ..io.weights import save_model
@@ -30,6 +29,7 @@ from ..training.fit import fit
 from ..training.interrupt import TrainingInterrupted
 from ..training.seeding import seed_everything
 from .build import build_model, check_groups, resolve, run_loss, run_metrics
+from .folder import HistoryFile, RunFolder, default_folder
 from .saved import model_metadata
 
 # A run builds its loss itself (``run_loss``: label smoothing, class weights, an auxiliary
@@ -50,24 +50,14 @@ class RunResult:
         return str(self.history.attrs.get("step_details", "autograd"))
 
 
-def new_run_dir(config: RunConfig, data: LoadedData) -> Path:
-    """``config.out``, or ``runs/<data name>`` with ``-2``, ``-3``... if that exists already."""
-    if config.out:
-        return Path(config.out)
-    base = Path("runs") / data.name
-    candidate, number = base, 1
-    while candidate.exists():
-        number += 1
-        candidate = base.with_name(f"{base.name}-{number}")
-    return candidate
-
-
 def train_run(
     config: RunConfig,
     callbacks: Iterable[Callback] = (),
     resume_from: dict[str, Any] | None = None,
+    run_dir: Path | None = None,
 ) -> RunResult:
-    """Train as ``config`` says and write the run folder (``resume_from``: see ``resume_run``).
+    """Train as ``config`` says and write the run folder (``resume_from`` and the folder
+    ``run_dir`` it was read from: see ``resume_run``).
 
     >>> result = train_run(RunConfig())  # doctest: +SKIP
     >>> result.test_metrics["accuracy"]
@@ -82,31 +72,40 @@ def train_run(
     model = build_model(config, prepared)
     loss = run_loss(config, prepared.y_train)
     metrics = run_metrics(config, prepared.target_scaler)
-    run_dir = new_run_dir(config, prepared.source)
-    config.out = str(run_dir)
-    # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
-    write_text(run_dir / "config.toml", config.to_toml())
-    checkpoint = Checkpoint.from_settings(
-        run_dir / "checkpoints",
-        config.train,
-        extra={
+    if run_dir is None:
+        target = default_folder(prepared.source.name) if config.out is None else Path(config.out)
+        folder = RunFolder(target, overwrite=config.overwrite)
+    else:  # a resumed run writes where it was stopped (a replacement's staging folder too)
+        folder = RunFolder(Path(resume_from.get("replaces") or run_dir), path=run_dir)
+    config.out = str(folder.target)
+    with folder:
+        run_dir = folder.path
+        # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
+        write_text(run_dir / "config.toml", config.to_toml())
+        extra = {
             "config": config.model_dump(mode="json"),
             "architecture": model.arguments(),
             "data_files": data_files(files),
-        },
-    )
-    try:
-        history = _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from)
-    except TrainingInterrupted as stop:
-        stop.run_dir = run_dir
-        raise
-    test_metrics: dict[str, float] = {}
-    if prepared.test is not None:
-        test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
-    history.to_csv(run_dir / "history.csv", index=False)
-    write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
-    save_model(run_dir, model, model_metadata(config, prepared, loss))
-    return RunResult(run_dir, history, test_metrics, model, config)
+        }
+        if folder.replacing:
+            extra["replaces"] = str(folder.target)
+        checkpoint = Checkpoint.from_settings(run_dir / "checkpoints", config.train, extra=extra)
+        callbacks = [HistoryFile(run_dir), *callbacks]
+        try:
+            history = _fit(
+                config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from
+            )
+        except TrainingInterrupted as stop:
+            stop.run_dir = run_dir
+            raise
+        test_metrics: dict[str, float] = {}
+        if prepared.test is not None:
+            test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
+        write_text(run_dir / "history.csv", history.to_csv(index=False))
+        write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
+        save_model(run_dir, model, model_metadata(config, prepared, loss))
+        folder.commit()
+    return RunResult(folder.target, history, test_metrics, model, config)
 
 
 def _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from):

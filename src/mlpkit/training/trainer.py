@@ -85,6 +85,7 @@ class Trainer:
             has_validation=val_batches is not None,
             running_loss=self._running_loss,
             snapshot=self.state_dict,
+            history=self.history.rows,
         )
         self.total_time = 0.0
         self.stop_reason: str | None = None
