@@ -98,3 +98,42 @@ def test_classification_metric_on_real_targets_says_what_to_use():
 def test_labels_out_of_range_are_refused():
     with pytest.raises(DataError, match=r"labels must be in \[0, 3\)"):
         compute_all(get_metrics(["accuracy"]), torch.zeros(2, 3), torch.tensor([0, 5]))
+
+
+def test_score_functions_get_probabilities_as_sklearn_defines_them(multiclass, binary):
+    logits, y = binary
+    positive = torch.sigmoid(logits.reshape(-1)).double().numpy()
+    for score in (skm.roc_auc_score, skm.average_precision_score, skm.log_loss):
+        found = get_metric(score).compute(logits, y)
+        assert found == pytest.approx(score(y.numpy(), positive), rel=1e-6), score.__name__
+    logits, y = multiclass
+    probabilities = torch.softmax(logits.double(), dim=1).numpy()
+    expected = skm.roc_auc_score(y.numpy(), probabilities, multi_class="ovr")
+    assert get_metric(skm.roc_auc_score).compute(logits, y) == pytest.approx(expected, rel=1e-6)
+    builtin = compute_all(get_metrics(["roc_auc"]), logits, y)["roc_auc"]
+    assert get_metric(skm.roc_auc_score).compute(logits, y) == pytest.approx(builtin, abs=1e-4)
+
+
+def test_other_score_functions_still_get_predicted_classes(binary):
+    logits, y = binary
+    classes = (logits.reshape(-1) > 0).long().numpy()
+    expected = skm.f1_score(y.numpy(), classes)
+    assert get_metric(skm.f1_score).compute(logits, y) == pytest.approx(expected)
+
+
+def test_a_torchmetrics_metric_object_is_a_metric(multiclass):
+    import torchmetrics
+
+    logits, y = multiclass
+    metric = get_metric(torchmetrics.Accuracy(task="multiclass", num_classes=4))
+    assert metric.name == "multiclass_accuracy"
+    expected = skm.accuracy_score(y.numpy(), logits.argmax(dim=1).numpy())
+    assert metric.compute(logits, y) == pytest.approx(expected)
+    assert metric.compute(logits, y) == pytest.approx(expected)  # reset between sets
+
+
+def test_r2_of_a_constant_target_is_sklearns_not_a_huge_negative_number():
+    target = torch.full((6, 1), 3.3)
+    for outputs in (torch.full((6, 1), 3.3), torch.linspace(0, 1, 6).reshape(6, 1)):
+        expected = skm.r2_score(target.numpy(), outputs.numpy())
+        assert get_metric("r2").compute(outputs, target) == pytest.approx(expected)

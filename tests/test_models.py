@@ -127,3 +127,22 @@ def test_a_registry_entry_is_all_it_takes_to_add_an_activation():
     mlpkit.ACTIVATIONS.add("softsign_test", nn.Softsign)
     model = mlpkit.MLP(2, [3], 1, activation="softsign_test")
     assert isinstance(model[1], nn.Softsign)
+
+
+def test_an_mlp_takes_one_activation_per_hidden_layer():
+    model = mlpkit.MLP(4, [8, 6], 2, activation=["relu", "tanh"])
+    kinds = [type(layer).__name__ for layer in model]
+    assert kinds == ["Linear", "ReLU", "Linear", "Tanh", "Linear"]
+    again = mlpkit.MLP(**model.arguments())
+    assert [type(a) for a in again] == [type(b) for b in model]
+    with pytest.raises(ConfigError, match="a name .* or a list of one name per hidden layer"):
+        mlpkit.MLP(4, [8], 2, activation=3)
+
+
+def test_slicing_an_mlp_gives_its_layers_as_a_sequential():
+    model = mlpkit.MLP(4, [8, 6], 2)
+    first = model[:2]
+    assert type(first) is nn.Sequential and list(first) == list(model)[:2]
+    x = torch.randn(3, 4)
+    assert torch.equal(first(x), model[1](model[0](x)))
+    assert model[-1] is list(model)[-1]

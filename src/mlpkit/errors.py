@@ -34,8 +34,16 @@ class TrainingError(MlpkitError, RuntimeError):
     """Training cannot go on, for example because the loss became NaN."""
 
 
+class WriteError(MlpkitError, OSError):
+    """A file could not be written: a full disk, a read-only folder, a path that is a file."""
+
+
 class MissingExtraError(MlpkitError, ImportError):
     """An optional dependency is not installed."""
+
+
+class ExportError(MlpkitError, RuntimeError):
+    """An exported model does not compute what the eager model computes, or is out of date."""
 
 
 def require(module: str, extra: str):

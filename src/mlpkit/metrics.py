@@ -8,6 +8,7 @@ classification (one output unit: binary with a sigmoid), floating targets mean r
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,10 +108,37 @@ def _r2(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     preds, targets = preds.reshape(len(preds), -1), targets.reshape(len(targets), -1)
     residual = ((targets - preds) ** 2).sum(dim=0)
     total = ((targets - targets.mean(dim=0)) ** 2).sum(dim=0)
-    return (1 - residual / total).mean()
+    # A constant target has no variance to explain: 1 for a perfect fit, else 0, as
+    # scikit-learn's r2_score (force_finite), rather than a huge negative number.
+    constant = targets.amax(dim=0) == targets.amin(dim=0)  # exact, whatever the rounding
+    score = 1 - residual / torch.where(constant, torch.ones_like(total), total)
+    score = torch.where(constant, (residual == 0).to(score.dtype), score)
+    return score.mean()
 
 
 CLASSIFICATION_ONLY = frozenset({"accuracy", "f1", "precision", "recall", "roc_auc"})
+
+
+# scikit-learn's scores that rank or weigh by confidence: they take probabilities, not classes.
+SCORE_FUNCTIONS = frozenset(
+    {"roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss",
+     "top_k_accuracy_score", "d2_log_loss_score"}
+)  # fmt: skip
+
+
+def _base(fn: Callable[..., Any]) -> Callable[..., Any]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
+def _wants_scores(fn: Callable[..., Any]) -> bool:
+    """Whether a score function takes probabilities: one of ``SCORE_FUNCTIONS`` (also through
+    ``functools.partial``), or any function with ``needs_scores = True`` set on it."""
+    marked = getattr(fn, "needs_scores", getattr(_base(fn), "needs_scores", None))
+    if marked is not None:
+        return bool(marked)
+    return getattr(_base(fn), "__name__", "") in SCORE_FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,7 @@ class Metric:
     name: str
     fn: Callable[[torch.Tensor, torch.Tensor], Any]
     sklearn_style: bool = False
+    scores: bool = False  # a scikit-learn style function that takes probabilities
 
     def compute(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
         needs_classes = self.name in CLASSIFICATION_ONLY or _TOP_K.match(self.name)
@@ -128,26 +157,57 @@ class Metric:
                 f"metric {self.name!r} needs class labels but the targets are real numbers; "
                 "use mse, rmse, mae or r2 for regression"
             )
+        if self.sklearn_style and self.scores and _is_classification(targets):
+            return self._on_scores(outputs, targets)
         if self.sklearn_style:
             y_pred = predicted_classes(outputs) if _is_classification(targets) else outputs
             y_pred = y_pred.reshape(targets.shape) if y_pred.numel() == targets.numel() else y_pred
             return float(self.fn(targets.cpu().numpy(), y_pred.float().cpu().numpy()))
         return float(self.fn(outputs, targets))
 
+    def _on_scores(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """A score function on probabilities: the positive class's for two classes, else one
+        column per class (summing to one), with every class named, as scikit-learn wants."""
+        import numpy as np
+
+        classes = _num_classes(outputs)
+        probabilities = _probabilities(outputs).double()
+        if probabilities.ndim == 2:
+            probabilities = probabilities / probabilities.sum(dim=1, keepdim=True)
+            if classes == 2:
+                probabilities = probabilities[:, 1]
+        given = getattr(self.fn, "keywords", None) or {}
+        extra: dict[str, Any] = {}
+        name = getattr(_base(self.fn), "__name__", "")
+        if name in ("roc_auc_score", "log_loss") and "labels" not in given and classes > 2:
+            extra["labels"] = np.arange(classes)
+        if name == "roc_auc_score" and classes > 2 and "multi_class" not in given:
+            extra["multi_class"] = "ovr"  # as the built-in roc_auc (the default would refuse)
+        y_true = targets.reshape(-1).cpu().numpy()
+        return float(self.fn(y_true, probabilities.cpu().numpy(), **extra))
+
 
 def get_metric(metric: str | Callable[..., Any]) -> Metric:
     """A metric by name (``"accuracy"``, ``"top5_accuracy"``, ``"rmse"``...) or from a callable.
 
     A callable is scikit-learn style, ``score(y_true, y_pred)``, and receives NumPy arrays:
-    predicted classes for classification, predicted values for regression.
+    predicted classes for classification, predicted values for regression. Functions that need
+    scores get class probabilities instead, as scikit-learn defines them (the positive class's
+    for two classes, else one column per class): ``roc_auc_score`` (one-vs-rest for several
+    classes), ``average_precision_score``, ``log_loss``, ``brier_score_loss``,
+    ``top_k_accuracy_score``, or any function with ``needs_scores = True`` set on it. A
+    torchmetrics ``Metric`` object receives the outputs (logits) and targets as tensors.
 
     >>> get_metric("rmse").name
     'rmse'
     """
     if isinstance(metric, Metric):
         return metric
+    if _is_torchmetric(metric):
+        return _torchmetric(metric)
     if callable(metric):
-        return Metric(getattr(metric, "__name__", "score"), metric, sklearn_style=True)
+        name = getattr(_base(metric), "__name__", "score")
+        return Metric(name, metric, sklearn_style=True, scores=_wants_scores(metric))
     if not isinstance(metric, str):
         raise ConfigError(f"a metric is a name or a callable, got {metric!r}")
     name = metric.strip().lower()
@@ -161,6 +221,31 @@ def get_metric(metric: str | Callable[..., Any]) -> Metric:
             f"unknown metric {metric!r}; choose one of: {', '.join(METRICS.names())}, "
             "topK_accuracy (e.g. top5_accuracy), or pass a callable score(y_true, y_pred)"
         ) from None
+
+
+def _is_torchmetric(metric: Any) -> bool:
+    return isinstance(metric, torch.nn.Module) and all(
+        callable(getattr(metric, method, None)) for method in ("update", "compute", "reset")
+    )
+
+
+def _torchmetric(metric: Any) -> Metric:
+    """A torchmetrics ``Metric`` over a whole set: reset, one update, compute."""
+
+    def compute(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if _is_classification(targets) and (outputs.ndim == 1 or outputs.shape[-1] == 1):
+            outputs = outputs.reshape(-1)  # one sigmoid unit: binary scores
+        elif not _is_classification(targets):
+            outputs = outputs.reshape(targets.shape)
+        metric.to(outputs.device)
+        metric.reset()
+        metric.update(outputs, targets)
+        value = metric.compute()
+        metric.reset()
+        return value
+
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(metric).__name__).lower()
+    return Metric(name, compute)
 
 
 def get_metrics(metrics: Sequence[str | Callable[..., Any]] | str | None) -> list[Metric]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ class MLP(nn.Sequential):
         log_softmax: bool = False,
     ) -> None:
         _check_positive("out_features", out_features)
+        check_fits_memory([in_features, *hidden, out_features])
         layers = hidden_layers(in_features, hidden, activation, dropout, batch_norm)
         width_in = hidden[-1] if hidden else in_features
         layers.append(nn.Linear(width_in, out_features))
@@ -57,6 +59,13 @@ class MLP(nn.Sequential):
         self.activation = activation
         self.dropout = dropout
         self.batch_norm = batch_norm
+
+    def __getitem__(self, index: int | slice) -> nn.Module:
+        # A slice of layers is not an MLP (it may end in an activation): an nn.Sequential of
+        # them, with the same keys, as slicing any nn.Sequential gives.
+        if isinstance(index, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[index]))
+        return super().__getitem__(index)
 
     def arguments(self) -> dict[str, Any]:
         """The constructor arguments, enough to build the same architecture again."""
@@ -116,6 +125,7 @@ class WideAndDeep(nn.Module):
             )
         deep_features = wide_features if deep_features is None else deep_features
         _check_positive("wide_features", wide_features)
+        check_fits_memory([deep_features, *hidden, out_features], extra=wide_features)
         self.deep = nn.Sequential(
             *hidden_layers(deep_features, hidden, activation, dropout, batch_norm)
         )
@@ -169,24 +179,62 @@ def hidden_layers(
     dropout: float = 0.0,
     batch_norm: bool = False,
 ) -> list[nn.Module]:
-    """``[Linear, (BatchNorm), activation, (Dropout)]`` for each width in ``hidden``, checked."""
+    """``[Linear, (BatchNorm), activation, (Dropout)]`` for each width in ``hidden``, checked.
+
+    ``activation`` is one name for every hidden layer, or a list of one name per hidden layer.
+    """
     _check_positive("in_features", in_features)
     for width in hidden:
         _check_positive("hidden layer width", width)
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}; use e.g. 0.2")
-    make_activation = ACTIVATIONS.get(activation)
+    names = _activations(activation, len(hidden))
     layers: list[nn.Module] = []
     width_in = in_features
-    for width in hidden:
+    for width, name in zip(hidden, names, strict=True):
         layers.append(nn.Linear(width_in, width))
         if batch_norm:
             layers.append(nn.BatchNorm1d(width))
-        layers.append(make_activation())
+        layers.append(ACTIVATIONS.get(name)())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width_in = width
     return layers
+
+
+def _activations(activation: str | Sequence[str], layers: int) -> list[str]:
+    """One activation name per hidden layer, from one name or a list of them."""
+    if isinstance(activation, str):
+        return [activation] * layers
+    if isinstance(activation, (list, tuple)) and all(isinstance(a, str) for a in activation):
+        if len(activation) != layers:
+            raise ConfigError(
+                f"got {len(activation)} activations for {layers} hidden layers; give one name "
+                "for all of them, or one per hidden layer"
+            )
+        return list(activation)
+    raise ConfigError(
+        f"activation is a name (e.g. 'relu') or a list of one name per hidden layer, "
+        f"got {activation!r}"
+    )
+
+
+def check_fits_memory(widths: Sequence[int], extra: int = 0) -> None:
+    """Refuse layer widths whose weights alone would not fit in this machine's memory (torch
+    would fail in its allocator, or the machine swap for hours)."""
+    from .devices import physical_memory
+
+    if not all(isinstance(w, int) and w > 0 for w in [*widths, extra or 1]):
+        return  # the width checks say what is wrong
+    layers = zip(widths, widths[1:], strict=False)
+    parameters = sum(a * b + b for a, b in layers) + extra * widths[-1]
+    limit = physical_memory()
+    if limit is not None and parameters * 4 > limit:
+        raise ConfigError(
+            f"layers of widths {' -> '.join(map(str, widths))} have {parameters:.3g} parameters, "
+            f"which need {parameters * 4 / 1e9:.3g} GB for the weights alone, more than this "
+            f"machine's {limit / 1e9:.3g} GB of memory; choose smaller hidden widths"
+        )
 
 
 def _check_positive(what: str, value: int) -> None:

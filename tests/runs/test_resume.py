@@ -195,7 +195,7 @@ def test_resume_refuses_a_data_file_that_changed_since_the_run_started(tmp_path)
     saved = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
     frame.loc[3, "x0"] += 1.0
     frame.to_csv(tmp_path / "data.csv", index=False)
-    with pytest.raises(DataError, match=r"data\.csv changed or went missing since this run"):
+    with pytest.raises(DataError, match=r"data\.csv changed since this run was trained"):
         resume_run(tmp_path / "run", epochs=2)
     assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == saved
     frame.loc[3, "x0"] -= 1.0
@@ -234,10 +234,10 @@ def test_resume_run_errors_say_what_to_do(tmp_path):
         resume_run(tmp_path)
 
 
-def test_the_command_refuses_settings_besides_epochs_with_resume(tmp_path):
+def test_the_command_refuses_settings_besides_epochs_and_the_optimizers_with_resume(tmp_path):
     train_run(run_config(tmp_path / "run", 1))
     result = subprocess.run(
-        [sys.executable, "-m", "mlpkit", "train", "--resume", "run", "--lr", "0.5"],
+        [sys.executable, "-m", "mlpkit", "train", "--resume", "run", "--batch-size", "5"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"},
         capture_output=True,
@@ -246,6 +246,40 @@ def test_the_command_refuses_settings_besides_epochs_with_resume(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "error: --resume continues a run with the settings it was started with, so --lr "
-        "cannot be given with it; only --epochs can (the new total)"
+        "error: --resume continues a run with the settings it was started with, so "
+        "--batch-size cannot be given with it; only --epochs (the new total) and --lr, "
+        "--momentum, --weight-decay, --nesterov can"
     ]
+
+
+def test_staged_training_resumes_with_a_new_learning_rate_recorded_in_the_history(tmp_path):
+    train_run(run_config(tmp_path / "run", 2, optimizer="sgd", lr=0.5, momentum=0.9))
+    resumed = resume_run(tmp_path / "run", epochs=4, lr=0.1, momentum=0.5)
+    assert resumed.history["lr"].tolist()[2:] == [0.1, 0.1]
+    state = load_checkpoint(tmp_path / "run")
+    assert state["optimizer"]["param_groups"][0]["lr"] == 0.1
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.5
+    assert "lr = 0.1" in (tmp_path / "run" / "config.toml").read_text()
+    with pytest.raises(ConfigError, match="a resume can change .*, not batch_size"):
+        resume_run(tmp_path / "run", epochs=5, batch_size=4)
+
+
+def test_staged_training_refuses_what_the_optimizer_or_the_schedule_would_undo(tmp_path):
+    train_run(run_config(tmp_path / "adam", 1))
+    with pytest.raises(ConfigError, match="adam has no setting momentum"):
+        resume_run(tmp_path / "adam", epochs=2, momentum=0.9)
+    train_run(run_config(tmp_path / "cosine", 1, scheduler="cosine"))
+    with pytest.raises(ConfigError, match="follows its cosine schedule"):
+        resume_run(tmp_path / "cosine", epochs=2, lr=0.1)
+
+
+def test_a_run_on_a_relative_data_path_resumes_from_another_directory(tmp_path, monkeypatch):
+    X, y = classes()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(label=y)
+    frame.to_csv(tmp_path / "a" / "data.csv", index=False)
+    monkeypatch.chdir(tmp_path / "a")
+    train_run(run_config("run", 1, data="data.csv", target="label"))
+    monkeypatch.chdir(tmp_path / "b")
+    assert resume_run(tmp_path / "a" / "run", epochs=2).history["epoch"].tolist() == [1, 2]

@@ -322,3 +322,37 @@ def test_nesterov_momentum_reaches_the_sgd_optimizer(blobs):
     assert seen == [True, False]
     with pytest.raises(ConfigError, match="nesterov needs momentum > 0"):
         mlpkit.fit(mlpkit.MLP(4, [8], 3), "cross_entropy", blobs, optimizer="sgd", nesterov=True)
+
+
+def test_cross_entropy_takes_float_labels_of_shape_n_1_as_class_indices(blobs):
+    X, y = blobs
+    runs = []
+    for labels in (y, y.astype(np.float32).reshape(-1, 1)):
+        torch.manual_seed(0)
+        model = mlpkit.MLP(4, [8], 3)
+        runs.append(mlpkit.fit(model, "cross_entropy", (X, labels), (X, labels), epochs=2))
+    pd.testing.assert_frame_equal(runs[0].drop(columns="total_time"),
+                                  runs[1].drop(columns="total_time"))  # fmt: skip
+    with pytest.raises(DataError, match="class indices, but the labels are real numbers"):
+        mlpkit.fit(mlpkit.MLP(4, [8], 3), "cross_entropy", (X, y.reshape(-1, 1) + 0.5))
+
+
+def test_batch_norm_drops_a_last_training_batch_of_one_row(caplog):
+    X, y = classes(n=33)
+    model = mlpkit.MLP(6, [8], 3, batch_norm=True)
+    with caplog.at_level("WARNING"):
+        history = mlpkit.fit(model, "cross_entropy", (X, y), epochs=2, batch_size=16, lr=0.01)
+    assert np.isfinite(history["train_loss"]).all()
+    assert "BatchNorm cannot normalise" in caplog.text
+    with pytest.raises(ConfigError, match="BatchNorm cannot train on batches of one row"):
+        mlpkit.fit(mlpkit.MLP(6, [8], 3, batch_norm=True), "cross_entropy", (X, y), batch_size=1)
+
+
+def test_monitoring_an_unknown_column_lists_the_names_and_does_not_blame_validation():
+    X, y = classes()
+    with pytest.raises(ConfigError) as info:
+        model = mlpkit.MLP(6, [8], 3)
+        mlpkit.fit(model, "cross_entropy", (X, y), (X, y), monitor="val_foo", early_stopping=2)
+    message = str(info.value)
+    assert "cannot monitor 'val_foo'; monitor one of: train_loss, val_loss" in message
+    assert "no validation data" not in message

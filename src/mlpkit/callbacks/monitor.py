@@ -63,7 +63,8 @@ class Monitor:
         if self.name is None:
             self.name = "val_loss" if state.has_validation else "train_loss"
         if self.name not in state.columns:
-            hint = " (there is no validation data)" if self.name.startswith("val_") else ""
+            missing_val = self.name.startswith("val_") and not state.has_validation
+            hint = " (there is no validation data)" if missing_val else ""
             raise ConfigError(
                 f"cannot monitor {self.name!r}{hint}; monitor one of: {', '.join(state.columns)}"
             )

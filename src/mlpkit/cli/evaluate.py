@@ -18,11 +18,12 @@ def evaluate(
     target: Annotated[str | None, Flag(help="target column of --data")] = None,
 ) -> None:
     """Metrics of a trained run on its test split (or on --data); saved to evaluation.json."""
-    from ..runs.evaluate import evaluate_run
-    from .console import console, metrics_table
-
-    metrics = evaluate_run(run_dir, data, target)
-    console.print(metrics_table(f"evaluation of {run_dir}", metrics))
     import json
 
+    from ..runs.evaluate import evaluation_metrics, save_evaluation
+    from .console import console, metrics_table
+
+    metrics = evaluation_metrics(run_dir, data, target)
+    console.print(metrics_table(f"evaluation of {run_dir}", metrics))
     typer.echo(json.dumps(metrics))
+    save_evaluation(run_dir, metrics)  # after printing: a failed write keeps the metrics shown

@@ -8,14 +8,14 @@ the config, so a bad value gets the same message from a flag, a TOML key or a ``
 from __future__ import annotations
 
 import inspect
-import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
 from ..config import SETTINGS, Setting
+from ..config.settings import value_kinds
 
 PANELS = {
     "data": "Data",
@@ -31,20 +31,8 @@ GROUP_FLAGS = {
 }
 
 
-def _kinds(annotation: Any) -> set[Any]:
-    """The types a setting's annotation allows, ``None`` left out: ``{int}``, ``{list}``..."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return set().union(*(_kinds(a) for a in typing.get_args(annotation) if a is not type(None)))
-    if origin is Literal:
-        return {type(v) for v in typing.get_args(annotation)}
-    if origin is not None:
-        return {origin}
-    return {annotation}
-
-
 def _flag_type(setting: Setting) -> type:
-    kinds = _kinds(setting.annotation)
+    kinds = value_kinds(setting.annotation)
     for kind in (bool, int, float):
         if kinds == {kind}:
             return kind
@@ -60,11 +48,11 @@ def setting_value(setting: Setting, text: Any) -> Any:
     """
     if not isinstance(text, str) or _flag_type(setting) is not str:
         return text
-    kinds = _kinds(setting.annotation)
+    kinds = value_kinds(setting.annotation)
     if list not in kinds:
         return text
     items = [item.strip() for item in text.split(",") if item.strip()]
-    item_kinds = _kinds(typing.get_args(_list_annotation(setting.annotation))[0])
+    item_kinds = value_kinds(typing.get_args(_list_annotation(setting.annotation))[0])
     for kind in (int, float):
         if item_kinds == {kind}:
             try:

@@ -31,7 +31,8 @@ def train(
 ) -> None:
     """Train a model; with no arguments, an MLP on the built-in digits data.
 
-    --resume RUN_DIR [--epochs TOTAL] continues a stopped run to TOTAL epochs.
+    --resume RUN_DIR [--epochs TOTAL] continues a stopped run to TOTAL epochs; with --lr (or
+    --momentum, --weight-decay, --nesterov) it goes on from the same weights with the new value.
     """
     from ..config import RunConfig, load_config, merge
 
@@ -50,17 +51,20 @@ def train(
 
 
 def _resume(run_dir: Path, config: Path | None, settings: dict[str, Any]) -> None:
-    from ..runs.resume import resume_run
+    from ..runs.resume import STAGED, resume_run
 
-    others = sorted(k for k in settings if k != "epochs")
+    others = sorted(k for k in settings if k != "epochs" and k not in STAGED)
     if config is not None or others:
         flags = [f"--{k.replace('_', '-')}" for k in others]
         given = ", ".join(["a config file"] * (config is not None) + flags)
+        allowed = ", ".join(f"--{k.replace('_', '-')}" for k in STAGED)
         raise ConfigError(
             f"--resume continues a run with the settings it was started with, so {given} "
-            "cannot be given with it; only --epochs can (the new total)"
+            f"cannot be given with it; only --epochs (the new total) and {allowed} can"
         )
-    _show(lambda bar: resume_run(run_dir, epochs=settings.get("epochs"), callbacks=[bar]))
+    staged = {k: v for k, v in settings.items() if k in STAGED}
+    epochs = settings.get("epochs")
+    _show(lambda bar: resume_run(run_dir, epochs=epochs, callbacks=[bar], **staged))
 
 
 def _show(run) -> None:

@@ -8,10 +8,18 @@ Adding a setting is one ``setting(...)`` line here plus its use.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 def setting(default: Any, help: str, *, flag: str | None = None, cli: bool = True, **checks: Any):
@@ -38,6 +46,16 @@ class Section(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, arbitrary_types_allowed=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1: ``epochs = true`` would train one epoch without a word.
+        annotation = cls.model_fields[str(info.field_name)].annotation
+        kinds = {annotation, *typing.get_args(annotation)}
+        if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class DataConfig(Section):
@@ -184,7 +202,7 @@ class TrainConfig(Section):
 
     epochs: int = setting(30, "epochs to train (with --resume: the new total)", ge=1)
     batch_size: int = setting(32, "samples per training step", ge=1)
-    seed: int = setting(0, "random seed: weights, splits, batch order, dropout")
+    seed: int = setting(0, "random seed: weights, splits, batch order, dropout", ge=0, lt=2**32)
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps")
     metrics: list[Any] | None = setting(
         None, "metrics, e.g. accuracy,f1 (default: by task in mlpkit train, none in fit)"
@@ -245,6 +263,7 @@ class RunConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     out: str | None = setting(None, "the run folder (default: runs/<data name>, or the next free)")
     overwrite: bool = setting(False, "replace the run in --out, once the new run has finished")
+    report: bool = setting(True, "end with report.html: plots, metrics, data, model")
 
     def to_toml(self) -> str:
         import tomli_w

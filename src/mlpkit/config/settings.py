@@ -8,8 +8,10 @@ parameters.
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_core import PydanticUndefined
 
@@ -73,6 +75,22 @@ FLAT_KEYS: dict[str, Setting] = {
 FIT_SETTINGS: dict[str, Setting] = {
     s.name: s for s in SETTINGS if s.section in ("optim", "train") and s.name != "loss"
 }
+
+
+def value_kinds(annotation: Any) -> set[Any]:
+    """The value types a setting's annotation allows, ``None`` left out.
+
+    >>> sorted(k.__name__ for k in value_kinds(int | list[int] | None))
+    ['int', 'list']
+    """
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(
+            *(value_kinds(a) for a in typing.get_args(annotation) if a is not type(None))
+        )
+    if origin is Literal:
+        return {type(v) for v in typing.get_args(annotation)}
+    return {origin or annotation}
 
 
 def unknown(kind: str, name: str, known: list[str]) -> ConfigError:

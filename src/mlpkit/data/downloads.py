@@ -223,10 +223,12 @@ def load_downloadable(
                 ) from None
         elif file_checksum(path, _split_checksum(remote.checksum)[0]) != remote.checksum.lower():
             # Cheap (tens of ms) and catches files truncated or replaced since they were cached.
-            raise DataError(
-                f"{path} does not match its checksum {remote.checksum}; delete it so it is "
-                "downloaded again"
+            fix = (
+                "delete it so it is downloaded again"
+                if download
+                else f"put a good copy from {remote.urls[0]} there (downloads are off)"
             )
+            raise DataError(f"{path} does not match its checksum {remote.checksum}; {fix}")
         paths[remote.filename] = path
     logger.info("loading %s from %s", spec.name, folder)
     return spec.load(spec, paths)

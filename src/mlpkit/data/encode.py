@@ -63,8 +63,10 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
         if str(column) in categorical:
             columns[column] = category_text(values)
             continue
-        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
-            values
+        if (
+            pd.api.types.is_datetime64_any_dtype(values)
+            or pd.api.types.is_timedelta64_dtype(values)
+            or _iso_dates(values)
         ):
             raise DataError(
                 f"column {column!r} of {source} holds dates or durations; turn it into numbers "
@@ -95,6 +97,19 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
             )
         columns[column] = values
     return pd.DataFrame(columns, index=frame.index)
+
+
+# An ISO 8601 date or date-time, as CSV files hold them (read as text, not parsed).
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+
+
+def _iso_dates(values: pd.Series) -> bool:
+    """Whether a text column holds ISO dates only (one-hot encoding them would make every
+    unseen date an unknown category)."""
+    if not is_categorical(values):
+        return False
+    present = values.dropna()
+    return len(present) > 0 and bool(present.astype(str).str.match(_ISO_DATE).all())
 
 
 def category_text(values: pd.Series) -> pd.Series:
@@ -148,8 +163,18 @@ def raise_missing(counts: np.ndarray, names: Sequence[str], source: str) -> None
         )
 
 
+_KINDS = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects",
+          "M": "dates", "m": "durations", "V": "records"}  # fmt: skip
+
+
 def check_finite_array(X: np.ndarray, source: str) -> None:
-    """An error for infinite values in an array (NaN counts as missing, see ``check_missing``)."""
+    """An error for an array of anything but real numbers, or with infinite values (NaN counts
+    as missing, see ``check_missing``)."""
+    if X.dtype.kind in _KINDS:
+        raise DataError(
+            f"{source} holds {_KINDS[X.dtype.kind]} ({X.dtype}), not real numbers; save its "
+            "features as numbers (encode text columns, or give a CSV to have them encoded)"
+        )
     if not np.issubdtype(X.dtype, np.floating):
         return
     rows = 0
@@ -193,3 +218,57 @@ def one_hot(
     known = codes >= 0
     encoded[np.flatnonzero(known), codes[known]] = 1.0
     return encoded
+
+
+def check_statistics(
+    mean: np.ndarray, scale: np.ndarray, names: Sequence[str], source: str
+) -> None:
+    """An error for a numeric column whose mean or spread overflows float64 (values near 1e308
+    or whose squares are), which would otherwise standardise to zeros or NaN without a word."""
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale)))
+    if len(bad):
+        raise DataError(
+            f"column {names[bad[0]]!r} of {source} has values too large to standardise (their "
+            "mean or spread overflows); rescale the column (e.g. other units or a log) or leave "
+            "it out with --features"
+        )
+
+
+def check_finite_output(
+    X: np.ndarray, names: Sequence[str], source: str, index: Sequence | None = None
+) -> None:
+    """An error naming the column and row of the first value that is not finite after
+    preprocessing (a raw value beyond float32, or one that overflows when standardised)."""
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    row, column = (int(i) for i in np.argwhere(~finite)[0])
+    label = index[row] if index is not None else row
+    where = f"data row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label!r}"
+    others = int((~finite).sum()) - 1
+    where += f" (and {others} other value(s))" if others else ""
+    raise DataError(
+        f"column {names[column]!r} of {source} is {X[row, column]} after preprocessing at "
+        f"{where}: its value is too large for the model's float32 inputs; rescale the column "
+        "or drop such rows"
+    )
+
+
+def numeric_array(
+    frame: pd.DataFrame, columns: list[str], source: str, dtype: type = np.float64
+) -> np.ndarray:
+    """The numeric ``columns`` of ``frame`` as one array (missing values as NaN); a column with
+    text in it is named, with an example of the text."""
+    try:
+        return frame[columns].to_numpy(dtype=dtype, na_value=np.nan)
+    except (TypeError, ValueError):
+        for column in columns:
+            parsed = pd.to_numeric(frame[column], errors="coerce")
+            bad = parsed.isna() & frame[column].notna()
+            if bad.any():
+                raise DataError(
+                    f"column {column!r} of {source} should be numeric but has "
+                    f"{int(bad.sum())} non-numeric value(s) (e.g. "
+                    f"{frame[column][bad].iloc[0]!r}); fix them"
+                ) from None
+        raise

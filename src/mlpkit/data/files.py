@@ -9,6 +9,8 @@ kept for prediction.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, DataNotFoundError
+from .array_files import check_array_file, check_unpacked_size
 from .encode import category_text, check_finite_array, tidy_table
 from .source import Features, LoadedData
 
@@ -50,6 +53,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], engine="python")
+            header = pd.read_csv(
+                path, sep=TABLE_SUFFIXES[suffix], engine="python", header=None, nrows=1
+            )
+            _check_unique_names([v for v in header.iloc[0] if not pd.isna(v)], path)
     except ImportError:
         raise ConfigError("reading Parquet needs pyarrow: pip install 'mlpkit[parquet]'") from None
     except (
@@ -65,17 +72,47 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _check_unique_names(names: list, path: Path) -> None:
+    """pandas renames a repeated column name ``a.1`` without a word: refuse it instead."""
+    text = [str(n) for n in names]
+    repeated = sorted({n for n in text if text.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"{path} names more than one column {repeated[0]!r}; give each column its own name"
+        )
+
+
+def _no_features_hint(frame: pd.DataFrame, target: str, source: str) -> DataError:
+    """The error for a table with no column besides the target, often a wrong delimiter."""
+    names = " ".join(map(str, frame.columns))
+    found = [d for d, n in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")) if d in names]
+    if found or frame.shape[1] == 1:
+        guess = f" looks separated by {found[0]!r}" if found else " has a single column"
+        return DataError(
+            f"{source} has no feature columns besides the target {target!r}: its header{guess}, "
+            "but .csv files are read with commas (.tsv with tabs); save it comma-separated, or "
+            "add feature columns"
+        )
+    return DataError(f"{source} has no feature columns besides the target {target!r}; add some")
+
+
 def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of an NPY (as ``X``) or NPZ file. NPY files are memory-mapped, not read."""
+    """The arrays of an NPY (as ``X``) or NPZ file. NPY files are memory-mapped, not read; an
+    NPZ file's declared sizes are checked against the machine's memory before it is unpacked."""
     path = Path(path)
     _check_exists(path)
+    check_array_file(path)
     try:
         if path.suffix.lower() == ".npy":
             return {"X": np.load(path, mmap_mode="r", allow_pickle=False)}
+        check_unpacked_size(path)
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}; fix the file") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"cannot read {path}: {reason}; the file is truncated or damaged, save it again"
+        ) from None
 
 
 def encode_target(
@@ -89,7 +126,16 @@ def encode_target(
     ``classes`` maps labels to the indices of a model already trained (a separate validation
     or test file, or evaluation data); a label outside them is an error.
     """
-    values = pd.Series(np.asarray(y))
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)  # a column vector: one target per row all the same
+    if y.ndim != 1:
+        raise DataError(
+            f"the target of {source} has shape {y.shape}; give one target per row (a 1-D array)"
+        )
+    if y.dtype.kind == "c":
+        raise DataError(f"the target of {source} is complex; give real numbers or class labels")
+    values = pd.Series(y)
     if values.isna().any():
         raise DataError(
             f"the target of {source} is missing in {int(values.isna().sum())} row(s); "
@@ -100,7 +146,16 @@ def encode_target(
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(values):
             raise DataError(f"the target of {source} is text; use --task classification")
-        return values.to_numpy(dtype=np.float32, copy=True), None, task
+        with np.errstate(over="ignore"):  # beyond float32: refused just below
+            numbers = values.to_numpy(dtype=np.float32, copy=True)
+        infinite = np.flatnonzero(~np.isfinite(numbers))  # or beyond float32
+        if len(infinite):
+            raise DataError(
+                f"the target of {source} is infinite or too large for float32 in "
+                f"{len(infinite)} row(s) (the first is data row {infinite[0] + 1}); fix or drop "
+                "those rows, or rescale the target"
+            )
+        return numbers, None, task
     if classes is None:
         raw = sorted(values.unique(), key=lambda v: (str(type(v)), v))
         classes = category_text(pd.Series(raw, dtype=values.dtype)).tolist()
@@ -124,7 +179,8 @@ def encode_target(
 def _looks_continuous(values: pd.Series) -> bool:
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
-    whole = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    with np.errstate(invalid="ignore"):  # infinite values are refused as regression targets
+        whole = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
     return not (whole and values.nunique() <= 50)
 
 
@@ -173,6 +229,8 @@ def load_file(
             f"{', '.join(map(str, frame.columns))}"
         )
     columns = list(features) if features else [c for c in frame.columns if c != target]
+    if not columns:
+        raise _no_features_hint(frame, str(target), source)
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
         raise DataError(f"{source} has no feature column(s) {unknown}; check --features")

@@ -18,12 +18,17 @@ _SAMPLE = 4 << 20
 
 
 def data_files(paths: list[str | None]) -> dict[str, str]:
-    """``{path: fingerprint}`` for each of ``paths`` that is a file.
+    """``{absolute path: fingerprint}`` for each of ``paths`` that is a file.
 
     Files up to 256 MB are hashed whole (SHA-256); larger ones by their size and their first,
-    middle and last 4 MB, which keeps a resume of a data set larger than memory quick.
+    middle and last 4 MB, which keeps a resume of a data set larger than memory quick. Paths
+    are absolute, so that a run is checked the same from any working directory.
     """
-    return {str(p): fingerprint(Path(p)) for p in paths if p and Path(p).is_file()}
+    return {_absolute(p): fingerprint(Path(p)) for p in paths if p and Path(p).is_file()}
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def fingerprint(path: Path) -> str:
@@ -38,15 +43,33 @@ def fingerprint(path: Path) -> str:
     return f"size {size}, sampled sha256:{digest.hexdigest()}"
 
 
-def check_unchanged(saved: dict[str, str] | None, paths: list[str | None]) -> None:
-    """Refuse to resume when a data file differs from the one the run started with."""
+_CONSEQUENCES = {
+    "resume": (
+        "resuming would not continue the same run; put back the data it was trained on, or "
+        "start a new run with mlpkit train"
+    ),
+    "evaluate": (
+        "its test split could now hold training rows; put back the data it was trained on, "
+        "or evaluate on a file with --data"
+    ),
+}
+
+
+def check_unchanged(
+    saved: dict[str, str] | None, paths: list[str | None], action: str = "resume"
+) -> None:
+    """Refuse to resume (or evaluate on its own split) a run whose data files differ from the
+    ones it was trained on. ``saved`` paths may be relative (older runs: to this directory)."""
     if not saved:
         return
     current = data_files(paths)
-    changed = sorted(p for p, print_ in saved.items() if current.get(p) != print_)
-    if changed:
+    missing = sorted(p for p in saved if not Path(p).is_file())
+    changed = sorted(
+        p for p, print_ in saved.items() if p not in missing and current.get(_absolute(p)) != print_
+    )
+    if missing or changed:
+        what = [f"{', '.join(changed)} changed"] * bool(changed)
+        what += [f"{', '.join(missing)} is missing"] * bool(missing)
         raise DataError(
-            f"{', '.join(changed)} changed or went missing since this run started, so resuming "
-            "would not continue the same run; put back the data it was trained on, or start a "
-            "new run with mlpkit train"
+            f"{' and '.join(what)} since this run was trained, so {_CONSEQUENCES[action]}"
         )

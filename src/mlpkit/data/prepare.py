@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .encode import check_missing
 from .groups import group_indices, split_groups
 from .loading import load_data
@@ -88,6 +88,11 @@ def prepare_data(
             settings.groups, preprocessor.output_columns_, preprocessor.output_names_
         )
     y_train = data.y[parts.train]
+    if data.task == "regression" and len(y_train) > 1 and not np.ptp(y_train, axis=0).any():
+        raise DataError(
+            f"the target of {data.name} is {float(y_train.flat[0]):g} in every training row, so "
+            "there is nothing to learn; choose another --target (or check the file)"
+        )
     if settings.scale_target and target_scaler is None:
         target_scaler = TargetScaler.fit(y_train)
     scaled = (lambda y: y) if target_scaler is None else target_scaler.transform

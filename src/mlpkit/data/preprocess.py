@@ -20,9 +20,12 @@ from .encode import (
     IMPUTE_STRATEGIES,
     UNKNOWN_CATEGORY,
     category_text,
+    check_finite_output,
     check_missing,
+    check_statistics,
     fill_value,
     is_categorical,
+    numeric_array,
     one_hot,
     raise_missing,
     row_chunks,
@@ -93,6 +96,7 @@ class Standardizer:
         return cls(np.asarray(state["mean"], dtype=np.float64), np.asarray(state["scale"]))
 
 
+@np.errstate(over="ignore", invalid="ignore")  # an overflow is refused by check_statistics
 def _moments(
     X: np.ndarray, rows: np.ndarray | None, fill: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -187,6 +191,7 @@ class Preprocessor:
         if self.fill_ is None:
             raise_missing(missing, self.columns_, source)  # counted in the same pass
         self.scaler_ = Standardizer.from_moments(mean, m2, count)
+        check_statistics(self.scaler_.mean, self.scaler_.scale, self.columns_, source)
         return self
 
     def _array_fill(self, X: np.ndarray, rows: np.ndarray | None) -> list[Any]:
@@ -235,11 +240,20 @@ class Preprocessor:
             if self.standardize
             else Standardizer.identity(numeric.shape[1])
         )
+        names = [c for c in self.columns_ if c not in self.categories_]
+        check_statistics(self.scaler_.mean, self.scaler_.scale, names, source)
         return self
 
     # -- applying --------------------------------------------------------------------------------
     def transform(self, X: Features, source: str = "the data") -> np.ndarray:
-        """The float32 model inputs for raw features laid out as in ``fit``."""
+        """The float32 model inputs for raw features laid out as in ``fit``, checked finite."""
+        out = self._transform(X, source)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        check_finite_output(out, self.output_names_, source, index)
+        return out
+
+    @np.errstate(over="ignore", invalid="ignore")  # such values are refused by transform
+    def _transform(self, X: Features, source: str) -> np.ndarray:
         self._check_fitted()
         if self.input_ == "array":
             if isinstance(X, pd.DataFrame):
@@ -307,19 +321,7 @@ class Preprocessor:
 
     def _numeric(self, frame: pd.DataFrame, source: str) -> np.ndarray:
         columns = [c for c in self.columns_ if c not in self.categories_]
-        try:
-            return frame[columns].to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            for column in columns:
-                parsed = pd.to_numeric(frame[column], errors="coerce")
-                bad = parsed.isna() & frame[column].notna()
-                if bad.any():
-                    raise DataError(
-                        f"column {column!r} of {source} should be numeric but has "
-                        f"{int(bad.sum())} non-numeric value(s) (e.g. "
-                        f"{frame[column][bad].iloc[0]!r}); fix them"
-                    ) from None
-            raise
+        return numeric_array(frame, columns, source)
 
     # -- what it learned ------------------------------------------------------------------------
     @property

@@ -20,6 +20,7 @@ import torch
 from ..errors import CheckpointError, DataNotFoundError
 from ..version import __version__
 from .atomic import atomic_write
+from .checkpoint_checks import check_progress
 
 FORMAT_VERSION = 1
 LAST, BEST = "last.pt", "best.pt"
@@ -47,7 +48,35 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     >>> save_checkpoint("ckpt/last.pt", {"model": model.state_dict()})  # doctest: +SKIP
     """
     _check_plain(state, "the checkpoint")
-    atomic_write(Path(path), lambda file: torch.save({"format": FORMAT_VERSION, **state}, file))
+    atomic_write(Path(path), lambda file: _save(file, {"format": FORMAT_VERSION, **state}))
+
+
+class _Recorded:
+    """A file that keeps the ``OSError`` its ``write`` raised: torch.save turns it into a
+    RuntimeError ("unexpected pos") that no longer says the disk is full."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+
+def _save(file: Any, state: dict[str, Any]) -> None:
+    recorded = _Recorded(file)
+    try:
+        torch.save(state, recorded)
+    except RuntimeError:
+        if recorded.error is not None:
+            raise recorded.error from None  # atomic_write names the path and the fix
+        raise
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -120,6 +149,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} was written by a newer mlpkit (checkpoint format {state['format']}); "
             "upgrade mlpkit to load it"
         )
+    if "epoch" in state or "optimizer" in state:  # a training checkpoint, not bare weights
+        check_progress(state, path)
     return state
 
 

@@ -3,7 +3,8 @@
 ``model.json`` holds the architecture, preprocessing statistics, class names, task and the
 mlpkit and torch versions, so ``load_model`` rebuilds the model without any pickled code. It also
 holds the SHA-256 of the weights file: safetensors has no checksum of its own, and a damaged
-file must be refused rather than loaded with wrong weights.
+file must be refused rather than loaded with wrong weights; and the SHA-256 of its own content
+(``metadata_sha256``), so that an edited statistic is refused rather than used.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def save_model(folder: str | Path, model: nn.Module, metadata: dict[str, Any]) -
     from safetensors.torch import save
 
     folder = Path(folder)
+    if not callable(getattr(model, "arguments", None)):
+        raise CheckpointError(
+            f"save_model saves mlpkit's models ({', '.join(ARCHITECTURES)}), whose "
+            f"architecture it can rebuild, not a {type(model).__name__}; save your own module "
+            "with safetensors.torch.save_file(model.state_dict(), path)"
+        )
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     weights = save(state)
     document = {
@@ -39,8 +46,10 @@ def save_model(folder: str | Path, model: nn.Module, metadata: dict[str, Any]) -
         "versions": versions(),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
+    document = json.loads(json.dumps(document, default=_plain))  # as it will be read back
+    document["metadata_sha256"] = _metadata_sha256(document)
     atomic_write(folder / WEIGHTS, lambda f: f.write(weights))
-    write_text(folder / METADATA, json.dumps(document, indent=2, default=_plain))
+    write_text(folder / METADATA, json.dumps(document, indent=2))
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
@@ -61,8 +70,15 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     try:
         metadata = json.loads(metadata_path.read_text())
         architecture = dict(metadata["architecture"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{metadata_path} is corrupted ({exc}); retrain the run") from None
+    except (ValueError, KeyError, TypeError) as exc:  # also bytes that are not UTF-8
+        reason = str(exc).splitlines()[0][:80]
+        raise CheckpointError(f"{metadata_path} is corrupted ({reason}); retrain the run") from None
+    expected_metadata = metadata.get("metadata_sha256")
+    if expected_metadata is not None and _metadata_sha256(metadata) != expected_metadata:
+        raise CheckpointError(
+            f"{metadata_path} was changed since it was saved (its SHA-256 differs from the one "
+            "it holds); restore it from a backup or retrain the run"
+        )
     kind = architecture.pop("type", None)
     if kind not in ARCHITECTURES:
         raise CheckpointError(
@@ -105,6 +121,12 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: s
             "build the model with the settings it was saved with"
         )
     model.load_state_dict(state)
+
+
+def _metadata_sha256(document: dict[str, Any]) -> str:
+    """The SHA-256 of ``model.json``'s content but its own checksum, in a canonical form."""
+    content = {k: v for k, v in document.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

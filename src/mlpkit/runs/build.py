@@ -3,6 +3,7 @@ the metrics."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,14 @@ DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
 
 
 def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
-    """Fill the settings left to defaults: loss and metrics by the task, the optimizer's lr."""
+    """Fill the settings left to defaults: loss and metrics by the task, the optimizer's lr;
+    data files by their absolute paths, so that the run resumes from any working directory."""
     resolved = config.model_copy(deep=True)
     resolved.data.task = data.task
+    for part in ("name", "val", "test"):
+        path = getattr(resolved.data, part)
+        if path is not None and Path(path).suffix and Path(path).is_file():  # not a name
+            setattr(resolved.data, part, str(Path(path).expanduser().resolve()))
     if resolved.optim.loss is None:
         resolved.optim.loss = DEFAULT_LOSS[data.task]
     _check_loss_fits_task(resolved.optim.loss, data)

@@ -9,10 +9,12 @@ import numpy as np
 from torch import nn
 
 from ..config import RunConfig
+from ..data.fingerprint import data_files
 from ..data.prepare import ModelInputs, PreparedData
 from ..data.preprocess import Preprocessor
 from ..data.target import TargetScaler
 from ..losses import WeightedLoss
+from .saved_checks import check_preprocessing
 
 
 def model_metadata(config: RunConfig, prepared: PreparedData, loss: nn.Module) -> dict[str, Any]:
@@ -30,6 +32,9 @@ def model_metadata(config: RunConfig, prepared: PreparedData, loss: nn.Module) -
         "input_names": prepared.preprocessor.output_names_,
         "input_groups": {name: positions.tolist() for name, positions in groups.items()} or None,
         "class_weights": None if class_weights is None else class_weights.tolist(),
+        # So that evaluate refuses to re-split a file that changed since (the test part could
+        # then hold training rows), as a resume does.
+        "data_files": data_files([config.data.name, config.data.val, config.data.test]),
         "preprocessing": {
             **prepared.preprocessor.to_dict(),
             "target": None if prepared.target_scaler is None else prepared.target_scaler.to_dict(),
@@ -38,6 +43,8 @@ def model_metadata(config: RunConfig, prepared: PreparedData, loss: nn.Module) -
 
 
 def saved_preprocessing(metadata: dict[str, Any]) -> tuple[Preprocessor, TargetScaler | None]:
+    """The fitted preprocessing ``model.json`` keeps, checked against the model first."""
+    check_preprocessing(metadata)
     state = metadata["preprocessing"]
     target = state.get("target")
     return Preprocessor.from_dict(state), None if target is None else TargetScaler.from_dict(target)

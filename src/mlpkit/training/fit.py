@@ -23,6 +23,7 @@ from ..data.batching import TensorBatcher, make_batches, rows_of
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError
 from ..inference.evaluation import EVAL_BATCH_SIZE
+from ..io.checkpoint_checks import check_progress
 from ..io.checkpoint_file import load_checkpoint
 from ..losses import named_loss, resolve_loss
 from ..metrics import check_labels, get_metrics
@@ -97,6 +98,7 @@ def fit(
         num_workers=run.num_workers,
         persistent_workers=persistent_workers,
     )
+    _no_lone_batchnorm_rows(model, train_batches)
     val_batches = None
     if val is not None:
         val_batches = make_batches(
@@ -110,6 +112,7 @@ def fit(
     loss_fn = _loss(loss, loss_weights, optim, settings, train_batches)
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(device)
+    _labels_as_indices(loss_fn, train_batches, val_batches)
     _check_model_fits_data(model, train_batches)
     autocast_dtype = resolve_precision(run.precision, device, _probe_shape(model, run.batch_size))
     if autocast_dtype is not None and not run.compile:
@@ -181,12 +184,51 @@ def _resume(trainer: Trainer, resume_from: str | Path | dict[str, Any], epochs: 
     if not isinstance(state, dict):
         # On the CPU: random states must stay there; load_state_dict moves the rest.
         state = load_checkpoint(resume_from, map_location="cpu")
+    check_progress(state, "the checkpoint given as resume_from")
     trainer.load_state_dict(state)
     if trainer.epoch > epochs:
         raise ConfigError(
             f"the checkpoint has {trainer.epoch} epochs done; ask for epochs >= {trainer.epoch}"
         )
     log.info("resumed after epoch %d", trainer.epoch)
+
+
+def _labels_as_indices(loss_fn: Any, *batchers: Any) -> None:
+    """Cross-entropy and NLL take class indices: float labels of shape ``(n, 1)`` or ``(n,)``
+    holding whole numbers (as the reference chapters build them) become those indices."""
+    if type(loss_fn) not in (nn.CrossEntropyLoss, nn.NLLLoss):
+        return
+    for batches in batchers:
+        labels = getattr(batches, "targets", None) if isinstance(batches, TensorBatcher) else None
+        if not isinstance(labels, torch.Tensor) or not torch.is_floating_point(labels):
+            continue
+        if labels.ndim == 2 and labels.shape[1] == 1:  # (n,) floats arrive as (n, 1)
+            if not bool((labels == labels.round()).all()):
+                raise DataError(
+                    "cross-entropy takes class indices, but the labels are real numbers that are "
+                    "not whole; give integer class labels 0..classes-1 of shape (n,)"
+                )
+            batches.targets = labels.reshape(-1).long()
+
+
+def _no_lone_batchnorm_rows(model: nn.Module, batches: Any) -> None:
+    """BatchNorm cannot normalise a training batch of one row (it has no spread): a last batch
+    of one row is dropped each epoch (as ``drop_last`` would), and one-row batches refused."""
+    if not isinstance(batches, TensorBatcher) or batches.drop_last:
+        return
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    if batches.batch_size == 1 or batches.num_samples == 1:
+        raise ConfigError(
+            "BatchNorm cannot train on batches of one row; give batch_size 2 or more (and two "
+            "or more training samples), or leave out batch_norm"
+        )
+    if batches.num_samples % batches.batch_size == 1:
+        batches.drop_last = True
+        log.warning(
+            "the last training batch of each epoch would hold one row, which BatchNorm cannot "
+            "normalise; it is dropped (give drop_last=True or another batch size to choose)"
+        )
 
 
 def _probe_shape(model: nn.Module, batch_size: int) -> tuple[int, int, int]:

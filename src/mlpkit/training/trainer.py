@@ -21,6 +21,7 @@ from ..data.batching import LoaderBatches, TensorBatcher
 from ..devices import cpu_threads
 from ..errors import CheckpointError, TrainingError
 from ..inference.evaluation import infer
+from ..io.checkpoint_checks import load_optimizer_state
 from ..io.checkpoint_file import versions
 from ..io.weights import load_model_state
 from ..metrics import Metric, compute_all
@@ -190,7 +191,8 @@ class Trainer:
                 raise TrainingError(
                     f"the loss became {losses[bad_step - 1].item()} at epoch {epoch}, "
                     f"step {bad_step}; lower the learning rate, scale the inputs, clip "
-                    "gradients or skip such batches (--skip-nonfinite); the last checkpoint "
+                    "gradients or skip such batches (skip_nonfinite=True; in mlpkit train "
+                    "--skip-nonfinite); the last checkpoint "
                     "holds the last good weights"
                 )
             if not bool(finite.any()):
@@ -300,7 +302,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         load_model_state(self.model, state["model"], source="the checkpoint")
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"], "the checkpoint")
         self.state.epoch = int(state["epoch"])
         self.total_time = float(state["total_time"])
         restore_random_states(state["random"])
