@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/epoch_costs.py
 	$(BIN)/python benchmarks/batching.py
+	$(BIN)/python benchmarks/inference.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

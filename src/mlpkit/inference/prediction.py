@@ -84,11 +84,24 @@ def predict(
         task = "classification" if class_names or outputs.shape[-1] > 1 else "regression"
     if task == "regression":
         return Predictions(task, values=outputs.reshape(count, -1).cpu().numpy())
-    if outputs.ndim == 1 or outputs.shape[-1] == 1:  # one sigmoid unit: two classes
+    return ranked(class_probabilities(outputs), top_k, class_names)
+
+
+def class_probabilities(outputs: torch.Tensor) -> torch.Tensor:
+    """A classifier's outputs as ``(n, classes)`` probabilities: a softmax, or for one sigmoid
+    unit (two classes) its complement and itself."""
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
         positive = torch.sigmoid(outputs.reshape(-1))
-        probabilities = torch.stack([1 - positive, positive], dim=1)
-    else:
-        probabilities = torch.softmax(outputs, dim=-1)
+        return torch.stack([1 - positive, positive], dim=1)
+    return torch.softmax(outputs, dim=-1)
+
+
+def ranked(
+    probabilities: torch.Tensor, top_k: int = 1, class_names: Sequence[str] | None = None
+) -> Predictions:
+    """The ``top_k`` classes of each row, best first, with their names and probabilities."""
+    if top_k < 1:
+        raise ConfigError(f"top_k must be at least 1, got {top_k}")
     k = min(top_k, probabilities.shape[1])
     best = probabilities.topk(k, dim=1)
     classes = best.indices.cpu().numpy()
@@ -100,4 +113,4 @@ def predict(
                 f"{probabilities.shape[1]} classes; give one name per class"
             )
         labels = np.asarray(list(class_names), dtype=object)[classes]
-    return Predictions(task, classes, best.values.cpu().numpy(), labels)
+    return Predictions("classification", classes, best.values.cpu().numpy(), labels)

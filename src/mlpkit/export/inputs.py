@@ -1,0 +1,145 @@
+"""What an exported model takes: raw features as one float matrix and, for a table with
+categorical columns, one integer code per categorical column.
+
+An exported file computes a run's whole preprocessing itself (imputation, standardisation,
+one-hot encoding, input groups), so a user feeds it raw values:
+
+- ``features``: float32 ``(batch, numeric columns)``, the numeric columns in the order listed
+  in the export's ``model.json`` (``inputs.features``), missing values as NaN (imputed in the
+  graph where the run imputed);
+- ``categories`` (only where the run has categorical columns): int64 ``(batch, categorical
+  columns)``; the code of a value is its position in that column's code table
+  (``inputs.categories`` in ``model.json``), ``-1`` is a missing value (the run's fill category
+  where it imputed, else all-zero indicators) and any other code, e.g. ``-2``, an unseen category
+  (all-zero indicators, as ``unknown_category = "ignore"``).
+
+``graph_inputs`` does that encoding with the same checks as the run's preprocessing, so
+``mlpkit predict --engine`` refuses what the eager model refuses, with the same messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.encode import category_text, check_missing, numeric_array, one_hot
+from ..data.preprocess import Preprocessor
+from ..data.source import Features
+from ..errors import DataError
+
+MISSING_CODE = -1
+UNKNOWN_CODE = -2
+
+
+@dataclass
+class InputLayout:
+    """The raw inputs of an exported model: numeric columns, and categorical columns with their
+    code tables, each in the order of the run's feature columns."""
+
+    numeric: list[str]
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, preprocessor: Preprocessor) -> InputLayout:
+        tables = preprocessor.categories_
+        return cls(
+            [c for c in preprocessor.columns_ if c not in tables],
+            {c: list(tables[c]) for c in preprocessor.columns_ if c in tables},
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """The graph's input names, in order."""
+        return ["features"] * bool(self.numeric) + ["categories"] * bool(self.categories)
+
+    def describe(self) -> dict[str, Any]:
+        """The inputs as ``model.json`` and ``manifest.json`` list them."""
+        described: dict[str, Any] = {}
+        if self.numeric:
+            described["features"] = {
+                "dtype": "float32",
+                "shape": ["batch", len(self.numeric)],
+                "columns": self.numeric,
+                "missing": "NaN",
+            }
+        if self.categories:
+            described["categories"] = {
+                "dtype": "int64",
+                "shape": ["batch", len(self.categories)],
+                "columns": list(self.categories),
+                "codes": self.categories,
+                "missing": MISSING_CODE,
+                "unknown": UNKNOWN_CODE,
+            }
+        return described
+
+
+def graph_inputs(
+    raw: Features, preprocessor: Preprocessor, source: str = "the data"
+) -> dict[str, np.ndarray]:
+    """Raw features (as ``read_features`` returns them) to an exported model's inputs.
+
+    >>> table = pd.DataFrame({"size": [1.0, 3.0], "color": ["red", "blue"]})
+    >>> inputs = graph_inputs(table, Preprocessor().fit(table))
+    >>> inputs["features"].tolist(), inputs["categories"].tolist()
+    ([[1.0], [3.0]], [[1], [0]])
+    """
+    layout = InputLayout.of(preprocessor)
+    if preprocessor.input_ == "array":
+        X = np.asarray(raw.to_numpy() if isinstance(raw, pd.DataFrame) else raw)
+        X = X.reshape(len(X), -1) if X.ndim != 2 else X
+        if X.shape[1] != len(preprocessor.columns_):
+            raise DataError(
+                f"{source} has {X.shape[1]} features per row but the model was trained on "
+                f"{len(preprocessor.columns_)}; give the same features"
+            )
+        if preprocessor.fill_ is None:
+            check_missing(X, source, preprocessor.columns_)
+        return {"features": np.ascontiguousarray(X, dtype=np.float32)}
+    frame = _table(raw, preprocessor, source)
+    inputs: dict[str, np.ndarray] = {}
+    if layout.numeric:
+        inputs["features"] = numeric_array(frame, layout.numeric, source, np.float32)
+    if layout.categories:
+        codes = [
+            _codes(frame[c], table, preprocessor.unknown_category, c, source)
+            for c, table in layout.categories.items()
+        ]
+        inputs["categories"] = np.stack(codes, axis=1)
+    return inputs
+
+
+def _table(raw: Features, preprocessor: Preprocessor, source: str) -> pd.DataFrame:
+    if not isinstance(raw, pd.DataFrame):
+        raise DataError(
+            f"the model was trained on a table with columns {preprocessor.columns_[:5]}...; "
+            "give a CSV, TSV or Parquet file with those columns"
+        )
+    names = [str(c) for c in raw.columns]
+    missing = [c for c in preprocessor.columns_ if c not in set(names)]
+    if missing:
+        raise DataError(
+            f"{source} lacks the feature column(s) {missing[:5]} the model was trained on; "
+            "give a file with the same feature columns"
+        )
+    frame = raw.set_axis(names, axis=1)[preprocessor.columns_]
+    frame = frame.assign(**{c: category_text(frame[c]) for c in preprocessor.categories_})
+    if preprocessor.fill_ is None:
+        check_missing(frame, source)
+    return frame
+
+
+def _codes(
+    values: pd.Series, table: list[str], unknown: str, column: str, source: str
+) -> np.ndarray:
+    codes = pd.Categorical(values, categories=table).codes.astype(np.int64)
+    unseen = (codes < 0) & values.notna().to_numpy()
+    if unseen.any():
+        # The eager encoding's own check, on the unseen rows only: the same error, or nothing
+        # where the run ignores unseen categories.
+        one_hot(values[unseen], table, unknown, column, source)
+        codes[unseen] = UNKNOWN_CODE
+    return codes

@@ -1,0 +1,89 @@
+"""Helpers of the export tests: the command in a subprocess, and small tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlpkit.config import build_config
+from mlpkit.runs import train_run
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def mlpkit(*args, cwd, env_extra=None, check=True, python_prelude=None):
+    """The real command in a subprocess (``python_prelude`` runs first, in that process)."""
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    entry = "from mlpkit.cli import main; import sys; sys.argv[0] = 'mlpkit'; main()"
+    code = f"{python_prelude}\n{entry}" if python_prelude else entry
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+def command(*args, capsys) -> tuple[int, str, str]:
+    """The real command's entry point in this process (the export packages are imported once
+    for all tests): its exit code, stdout and stderr."""
+    from mlpkit.cli import main
+
+    old = sys.argv
+    sys.argv = ["mlpkit", *map(str, args)]
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 0
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def houses(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Prices from two numbers and a town (text), with some values missing."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "rooms": rng.integers(1, 8, rows).astype(float),
+            "town": rng.choice(["north", "south", "east"], rows),
+            "age": rng.uniform(0, 80, rows),
+        }
+    )
+    bonus = frame.town.map({"north": 50.0, "south": 0.0, "east": 20.0})
+    frame["price"] = 1000 + 40 * frame.rooms - 2 * frame.age + bonus + rng.normal(0, 5, rows)
+    frame.loc[rng.choice(rows, 15, replace=False), "age"] = np.nan
+    frame.loc[rng.choice(rows, 10, replace=False), "town"] = None
+    return frame
+
+
+def labelled(rows: int = 300, seed: int = 1) -> pd.DataFrame:
+    """Three classes from two numbers and a colour (text)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "b": rng.normal(size=rows),
+            "c": rng.normal(size=rows),
+        }
+    )
+    score = frame.a + (frame.colour == "red") - frame.b
+    frame["kind"] = np.where(score > 0.8, "high", np.where(score < -0.5, "low", "mid"))
+    return frame
+
+
+def train(**settings):
+    """A tiny run: a few epochs, seeded."""
+    return train_run(build_config({"epochs": 3, "batch_size": 32, "seed": 0, **settings}))
