@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import OptimConfig, TrainConfig
 from .base import Callback
 from .early_stopping import EarlyStopping
+from .learning_rate import LearningRateLog
 from .lr_scheduler import LRScheduler
 
 
@@ -13,10 +14,11 @@ def training_controls(optim: OptimConfig, train: TrainConfig) -> list[Callback]:
 
     >>> controls = training_controls(OptimConfig(scheduler="cosine"), TrainConfig(early_stopping=5))
     >>> [type(c).__name__ for c in controls]
-    ['LRScheduler', 'EarlyStopping']
+    ['LearningRateLog', 'LRScheduler', 'EarlyStopping']
     """
     controls: list[Callback] = []
     if optim.scheduler is not None:
+        controls.append(LearningRateLog())  # the history's lr column
         controls.append(
             LRScheduler(
                 optim.scheduler,

@@ -13,8 +13,13 @@ import typer
 
 from .datasets import datasets
 from .evaluate import evaluate
+from .export import export
+from .plot import plot
 from .predict import predict
+from .report import compare, report
+from .sweep import sweep
 from .train import train
+from .tune import tune
 
 app = typer.Typer(
     name="mlpkit",
@@ -23,8 +28,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (train, evaluate, predict, datasets):
+for command in (train, evaluate, predict, datasets, report, compare, sweep):
     app.command()(command)
+app.command()(export)
+app.command()(tune)
+app.add_typer(plot, name="plot")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -30,6 +30,7 @@ from ..training.interrupt import TrainingInterrupted
 from ..training.seeding import seed_everything
 from .build import build_model, check_groups, resolve, run_loss, run_metrics
 from .folder import HistoryFile, RunFolder, default_folder
+from .report import finish_run
 from .saved import model_metadata
 
 # A run builds its loss itself (``run_loss``: label smoothing, class weights, an auxiliary
@@ -104,6 +105,7 @@ def train_run(
         write_text(run_dir / "history.csv", history.to_csv(index=False))
         write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
         save_model(run_dir, model, model_metadata(config, prepared, loss))
+        finish_run(run_dir, config, prepared, model, history, test_metrics)  # run.json, report
         folder.commit()
     return RunResult(folder.target, history, test_metrics, model, config)
 
