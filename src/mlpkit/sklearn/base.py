@@ -8,6 +8,7 @@ which one-hot encodes those columns.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,7 +54,7 @@ def require_y(estimator: BaseEstimator, y: Any) -> None:
         )
 
 
-class MLPEstimator(BaseEstimator):
+class MLPEstimator(BaseEstimator, ABC):
     """The estimators' base. Subclasses set ``task`` when they subclass it:
     ``class MLPClassifier(ClassifierMixin, MLPEstimator, task="classification")``."""
 
@@ -213,11 +214,11 @@ class MLPEstimator(BaseEstimator):
         return primary(outputs).float().cpu()
 
     # Subclasses: the targets as the model trains on them, the outputs and the loss.
-    def _targets(self, y: Any, fitting: bool) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def _targets(self, y: Any, fitting: bool) -> np.ndarray: ...
 
-    def _n_outputs(self, config: RunConfig) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _n_outputs(self, config: RunConfig) -> int: ...
 
-    def _loss(self, config: RunConfig) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _loss(self, config: RunConfig) -> str: ...
