@@ -1,5 +1,10 @@
 """Small data sets shared by several test modules (fixtures live in conftest.py)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -46,3 +51,24 @@ def fit_with_checkpoints(folder, epochs=4, callbacks=(), checkpoint=None, data=N
         **{"optimizer": "sgd", **options},
     )
     return model, history
+
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def run_command(*args, cwd, env=None, prelude="", timeout=300, check=True):
+    """The real ``mlpkit`` command in a subprocess, on this tree's ``src`` (``prelude`` runs
+    first in that process, ``env`` adds to its environment); its CompletedProcess."""
+    code = f"import sys\n{prelude}\nsys.argv = ['mlpkit', *sys.argv[1:]]\n"
+    code += "from mlpkit.cli import main\nmain()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": SRC, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result

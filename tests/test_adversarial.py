@@ -29,22 +29,15 @@ import torch
 from mlpkit import MLP, fit
 from mlpkit.config import build_config, load_config
 from mlpkit.errors import MlpkitError
-from samples import classes
+from samples import classes, run_command
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 FEATURES = [f"x{i}" for i in range(6)]
 
 
 def mlpkit(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "mlpkit", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"COLUMNS": "120", "OMP_NUM_THREADS": "1"}
+    return run_command(*args, cwd=cwd, env=env, check=False)
 
 
 def table(n=96, seed=0) -> pd.DataFrame:

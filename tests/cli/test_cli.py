@@ -1,31 +1,19 @@
 """The mlpkit command end to end, in a subprocess, on real files."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from samples import run_command
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def mlpkit(*args, cwd, check=True):
-    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "120"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mlpkit", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_command(*args, cwd=cwd, env={"COLUMNS": "120"}, check=check)
 
 
 @pytest.fixture(scope="module")

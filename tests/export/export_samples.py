@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,26 +10,15 @@ import pandas as pd
 
 from mlpkit.config import build_config
 from mlpkit.runs import train_run
+from samples import run_command
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def mlpkit(*args, cwd, env_extra=None, check=True, python_prelude=None):
     """The real command in a subprocess (``python_prelude`` runs first, in that process)."""
-    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    entry = "from mlpkit.cli import main; import sys; sys.argv[0] = 'mlpkit'; main()"
-    code = f"{python_prelude}\n{entry}" if python_prelude else entry
-    result = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    env = {"OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return run_command(*args, cwd=cwd, env=env, prelude=python_prelude or "", check=check)
 
 
 def command(*args, capsys) -> tuple[int, str, str]:

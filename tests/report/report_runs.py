@@ -1,9 +1,9 @@
 """The real mlpkit command in a subprocess, for the report tests."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from samples import run_command
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 # As if matplotlib were not installed: its modules cannot be found and its distribution has no
@@ -27,20 +27,8 @@ importlib.metadata.version = _hidden_version
 def mlpkit(*args, cwd, check=True, block_matplotlib=False):
     """Run the real ``mlpkit`` command; ``block_matplotlib`` runs it as if the plots extra
     were not installed."""
-    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "120"}
     prelude = WITHOUT_MATPLOTLIB if block_matplotlib else ""
-    code = f"{prelude}\nsys.argv = ['mlpkit', *sys.argv[1:]]\nfrom mlpkit.cli import main\nmain()"
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys\n" + code, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_command(*args, cwd=cwd, env={"COLUMNS": "120"}, prelude=prelude, check=check)
 
 
 def command_in_process(argv, capsys):

@@ -1,8 +1,6 @@
 """mlpkit sweep: one run per value, everything else fixed; a table, overlaid curves and a page;
 a stopped sweep run again keeps its finished runs and resumes the stopped one."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,23 +10,14 @@ import pytest
 from mlpkit.config import RunConfig
 from mlpkit.errors import ConfigError
 from mlpkit.sweep import grid, point_config
+from samples import run_command
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 SWEEP = "sweep --data moons --epochs 2 --hidden 8 --no-report --checkpoint-every 1 --out sw"
 
 
 def mlpkit(*args, cwd, check=True):
-    result = subprocess.run(
-        [sys.executable, "-m", "mlpkit", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": SRC, "COLUMNS": "160"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_command(*args, cwd=cwd, env={"COLUMNS": "160"}, check=check)
 
 
 def in_process(argv, monkeypatch) -> int:

@@ -7,23 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from samples import run_command
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def run_mlpkit(*args, cwd, check=True, timeout=240):
     """The real command in a subprocess; its CompletedProcess."""
-    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "160"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mlpkit", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_command(*args, cwd=cwd, env={"COLUMNS": "160"}, timeout=timeout, check=check)
 
 
 def start_mlpkit(*args, cwd):
