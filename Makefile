@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --constraint constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-quality clean
 
 install: $(STAMP)
 
@@ -19,12 +19,12 @@ demo: install
 	$(BIN)/mlpkit train
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
 
 test: lint
 	$(BIN)/python -m pytest
@@ -35,6 +35,12 @@ bench: install
 	$(BIN)/python benchmarks/epoch_costs.py
 	$(BIN)/python benchmarks/batching.py
 	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/busy.py
+
+# The defaults' quality against scikit-learn, LightGBM and RealMLP-TD (benchmarks/QUALITY.md).
+bench-quality: install
+	$(PIP) --quiet -e ".[dev,bench]"
+	$(BIN)/python benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -48,7 +48,7 @@ def test_the_parameters_are_the_declared_settings_with_their_defaults():
     defaults = {s.name: s.default for s in SETTINGS}
     for name, value in regressor.items():
         assert (list(value) if isinstance(value, tuple) else value) == defaults[name], name
-    assert classifier["hidden"] == (256, 128) and classifier["epochs"] == 30
+    assert classifier["hidden"] == (256, 128) and classifier["epochs"] is None  # from the data
 
 
 def test_a_bad_parameter_value_gets_the_settings_message_when_fitting():
@@ -108,8 +108,41 @@ def test_dataframes_with_categorical_columns_are_one_hot_encoded_by_name():
     new, truth = colours(60, seed=1)
     assert model.score(new, truth) > 0.9
     new.loc[0, "shape"] = "triangle"
+    model.predict(new)  # an unseen category is all zeros by default
+    strict = MLPClassifier(hidden=(16,), epochs=1, unknown_category="error").fit(X, y)
     with pytest.raises(ValueError, match="column 'shape' .* category 'triangle'"):
-        model.predict(new)
+        strict.predict(new)
+
+
+def test_the_preprocessing_parameters_reach_the_fitted_preprocessor():
+    X, y = colours()
+    X.loc[::10, "size"] = np.nan
+    tiny = {"hidden": (8,), "epochs": 1}
+    default = MLPClassifier(**tiny).fit(X, y).preprocessor_
+    assert (default.scaling, default.max_levels) == ("robust", 64)
+    assert default.indicators_ == ["size"] and default.quantiles_ is None
+    assert "colour=(other)" not in default.output_names_
+    chosen = MLPClassifier(
+        numeric_scaling="quantile", max_categories=2, missing_indicators=False, **tiny
+    ).fit(X, y)
+    fitted = chosen.preprocessor_
+    assert (fitted.scaling, fitted.max_levels, fitted.indicators_) == ("quantile", 2, [])
+    assert fitted.quantiles_ is not None
+    assert fitted.categories_["colour"][-1] == "(other)"  # 3 colours capped at 2 levels
+    assert chosen.predict(X).shape == (len(X),)
+    regressor = MLPRegressor(numeric_scaling="standard", **tiny).fit(X[["size"]], np.arange(240.0))
+    assert regressor.preprocessor_.scaling == "standard"
+
+
+def test_impute_none_refuses_missing_values_and_says_so_in_the_tags():
+    X, y = iris()
+    X[0, 0] = np.nan
+    strict = MLPClassifier(impute="none", hidden=(8,), epochs=1)
+    assert strict.__sklearn_tags__().input_tags.allow_nan is False
+    assert MLPClassifier().__sklearn_tags__().input_tags.allow_nan is True
+    with pytest.raises(ValueError, match="NaN"):
+        strict.fit(X, y)
+    MLPClassifier(hidden=(8,), epochs=1).fit(X, y)  # median by default
 
 
 def test_partial_fit_trains_one_epoch_per_call_from_where_it_left_off():

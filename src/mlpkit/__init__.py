@@ -21,6 +21,7 @@ _EXPORTS = {
     "callbacks.early_stopping": ["EarlyStopping"],
     "callbacks.lr_scheduler": ["LRScheduler"],
     "callbacks.monitor": ["Monitor"],
+    "callbacks.tensorboard": ["TensorBoard"],
     "config": [
         "RunConfig",
         "DataConfig",
@@ -47,11 +48,34 @@ _EXPORTS = {
     "metrics": ["METRICS", "get_metric"],
     "models": ["ACTIVATIONS", "MLP", "WideAndDeep"],
     "optim": ["OPTIMIZERS", "make_optimizer"],
+    "plots": [
+        "confusion_matrix_plot",
+        "decision_surface",
+        "fitted_curve",
+        "learning_curves",
+        "learning_rate_curve",
+        "overlaid_curves",
+        "plot_activations",
+        "predicted_vs_true",
+        "roc_pr_plot",
+        "wrong_images_grid",
+    ],
+    "report.compare": ["compare_runs"],
     "runs": ["train_run", "evaluate_run", "predict_run", "resume_run"],
+    "runs.export": ["export_run"],
+    "runs.report": ["report_run"],
     "schedulers": ["SCHEDULERS"],
+    "sklearn": ["MLPClassifier", "MLPRegressor"],
     "training.interrupt": ["TrainingInterrupted"],
     "training.fit": ["fit"],
     "training.trainer": ["Trainer"],
+    # mlpkit.sweep.sweep is not here: its name is the subpackage's, which an import of
+    # mlpkit.sweep.* would put in its place.
+    "tune.options": ["TuneConfig"],
+    "tune.pruning": ["TrialPruning"],
+    "tune.retrain": ["retrain_best"],
+    "tune.space": ["SearchSpace", "default_space"],
+    "tune.tuning": ["TuneResult", "resume_study", "start_study", "tune_study"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -75,6 +99,7 @@ if TYPE_CHECKING:
     from .callbacks.early_stopping import EarlyStopping
     from .callbacks.lr_scheduler import LRScheduler
     from .callbacks.monitor import Monitor
+    from .callbacks.tensorboard import TensorBoard
     from .config import SETTINGS, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
     from .data.prepare import prepare_data
     from .errors import (
@@ -94,8 +119,29 @@ if TYPE_CHECKING:
     from .metrics import METRICS, get_metric
     from .models import ACTIVATIONS, MLP, WideAndDeep
     from .optim import OPTIMIZERS, make_optimizer
+    from .plots import (
+        confusion_matrix_plot,
+        decision_surface,
+        fitted_curve,
+        learning_curves,
+        learning_rate_curve,
+        overlaid_curves,
+        plot_activations,
+        predicted_vs_true,
+        roc_pr_plot,
+        wrong_images_grid,
+    )
+    from .report.compare import compare_runs
     from .runs import evaluate_run, predict_run, resume_run, train_run
+    from .runs.export import export_run
+    from .runs.report import report_run
     from .schedulers import SCHEDULERS
+    from .sklearn import MLPClassifier, MLPRegressor
     from .training.fit import fit
     from .training.interrupt import TrainingInterrupted
     from .training.trainer import Trainer
+    from .tune.options import TuneConfig
+    from .tune.pruning import TrialPruning
+    from .tune.retrain import retrain_best
+    from .tune.space import SearchSpace, default_space
+    from .tune.tuning import TuneResult, resume_study, start_study, tune_study

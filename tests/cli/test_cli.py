@@ -136,3 +136,17 @@ def test_help_lists_the_commands(tmp_path):
     result = mlpkit("--help", cwd=tmp_path)
     for command in ("train", "evaluate", "predict", "datasets"):
         assert command in result.stdout
+
+
+def test_a_command_loads_only_its_own_module_of_the_command_line(tmp_path):
+    # A start-up cost every run pays: mlpkit datasets must not import tune, export or sweep.
+    prelude = (
+        "import atexit\natexit.register(lambda: print('MODULES', "
+        "sorted(m for m in sys.modules if m.startswith('mlpkit.cli.'))))"
+    )
+    result = run_command("datasets", cwd=tmp_path, prelude=prelude)
+    loaded = result.stdout.split("MODULES", 1)[1]
+    assert "'mlpkit.cli.datasets'" in loaded
+    for other in ("train", "tune", "export", "sweep", "predict", "report"):
+        assert f"'mlpkit.cli.{other}'" not in loaded, other
+    assert "train" in mlpkit("--help", cwd=tmp_path).stdout  # the full list is still there

@@ -12,7 +12,8 @@ import pytest
 import typer
 
 import mlpkit
-from mlpkit.cli import app, main
+from mlpkit.cli import main
+from mlpkit.cli.app import full_app
 from mlpkit.cli.flags import GROUP_FLAGS, PANELS
 from mlpkit.config import (
     FIT_SETTINGS,
@@ -34,7 +35,7 @@ REGISTERED = {"activation", "loss", "optimizer", "scheduler", "metrics"}
 
 def train_options() -> dict[str, Any]:
     """The train command's options by name, as typer built them from the declarations."""
-    command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    command = typer.main.get_command(full_app()).commands["train"]  # type: ignore[attr-defined]
     return {p.name: p for p in command.params if p.opts[0].startswith("--")}
 
 

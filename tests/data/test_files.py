@@ -105,7 +105,8 @@ def test_missing_values_name_the_column_and_count_before_anything_is_written(tmp
     frame = make_houses(40)
     frame.loc[[2, 5, 8], "rooms"] = np.nan
     frame.to_csv(tmp_path / "h.csv", index=False)
-    config = build_config({"data": str(tmp_path / "h.csv"), "out": str(tmp_path / "run")})
+    settings = {"data": str(tmp_path / "h.csv"), "impute": "none", "out": str(tmp_path / "run")}
+    config = build_config(settings)
     with pytest.raises(DataError, match="column 'rooms' of .*h.csv is missing in 3 row\\(s\\)"):
         train_run(config)
     assert not (tmp_path / "run").exists()

@@ -45,7 +45,7 @@ def sklearn_oracle(strategy: str):
             (
                 "cat",
                 make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
+                    SimpleImputer(strategy="constant", fill_value="(missing)"),
                     OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 ),
                 ["color", "shape"],
@@ -58,16 +58,19 @@ def sklearn_oracle(strategy: str):
 def test_matches_scikit_learn_fitted_on_the_training_rows(strategy):
     frame = messy_table()
     train, test = np.arange(40), np.arange(40, 60)
-    ours = Preprocessor(impute=strategy, unknown_category="ignore").fit(frame, train)
+    ours = Preprocessor(impute=strategy, scaling="standard").fit(frame, train)
     oracle = sklearn_oracle(strategy).fit(frame.iloc[train])
 
     got = ours.transform(frame.iloc[test])
     expected = oracle.transform(frame.iloc[test])
-    # scikit-learn puts numeric columns first; ours keep the table's column order.
+    # scikit-learn puts numeric columns first and sorts "(missing)" first; ours keep the
+    # table's column order. The missing-value indicators are checked in test_defaults.py.
     names = ours.output_names_
-    assert names == ["size", "color=blue", "color=green", "color=red", "age", "shape=round",
-                     "shape=square"]  # fmt: skip
-    order = [names.index(n) for n in ["size", "age", "color=blue", "color=green", "color=red",
+    assert names == ["size", "size=(missing)", "color=blue", "color=green", "color=red",
+                     "color=(missing)", "age", "age=(missing)", "shape=round", "shape=square",
+                     "shape=(missing)"]  # fmt: skip
+    order = [names.index(n) for n in ["size", "age", "color=(missing)", "color=blue",
+                                      "color=green", "color=red", "shape=(missing)",
                                       "shape=round", "shape=square"]]  # fmt: skip
     assert got.dtype == np.float32
     np.testing.assert_allclose(got[:, order], expected, rtol=1e-5, atol=1e-5)
@@ -85,7 +88,7 @@ def test_json_round_trip_transforms_new_data_identically():
 
 def test_statistics_come_from_the_training_rows_only():
     frame = pd.DataFrame({"x": [0.0, 2.0, 100.0, 100.0]})
-    fitted = Preprocessor().fit(frame, np.array([0, 1]))
+    fitted = Preprocessor(scaling="standard").fit(frame, np.array([0, 1]))
     assert fitted.scaler_.mean.tolist() == [1.0] and fitted.scaler_.scale.tolist() == [1.0]
     assert fitted.transform(frame)[:, 0].tolist() == [-1.0, 1.0, 99.0, 99.0]
 
@@ -94,7 +97,7 @@ def test_unseen_category_is_an_error_naming_it_or_all_zeros_when_ignored():
     train = pd.DataFrame({"color": ["red", "blue", "red"], "x": [1.0, 2.0, 3.0]})
     new = pd.DataFrame({"color": ["purple", "blue"], "x": [1.0, 1.0]})
     with pytest.raises(DataError) as info:
-        Preprocessor().fit(train).transform(new, "new.csv")
+        Preprocessor(unknown_category="error").fit(train).transform(new, "new.csv")
     message = str(info.value)
     assert "'color'" in message and "'purple'" in message and "new.csv" in message
     assert "--unknown-category ignore" in message
@@ -105,11 +108,13 @@ def test_unseen_category_is_an_error_naming_it_or_all_zeros_when_ignored():
 def test_missing_values_without_imputation_name_the_column_and_row_count():
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [None, 2.0, None]})
     with pytest.raises(DataError) as info:
-        Preprocessor().fit(frame, source="data.csv")
+        Preprocessor(impute="none").fit(frame, source="data.csv")
     message = str(info.value)
     assert "'b'" in message and "2 row(s)" in message and "--impute" in message
     with pytest.raises(DataError, match="'x1'.* 1 row"):
-        Preprocessor().fit(np.array([[1.0, np.nan], [2.0, 3.0]]))
+        Preprocessor(impute="none").fit(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(DataError, match="'x1'.* 1 row"):
+        Preprocessor(impute=None).fit(np.array([[1.0, np.nan], [2.0, 3.0]]))  # older form
 
 
 def test_array_with_the_wrong_feature_count_is_refused_at_transform():

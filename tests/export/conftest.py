@@ -1,12 +1,14 @@
-"""Tiny trained runs to export: an array classifier (iris), a table regressor with a
-categorical column, missing values and a scaled target, and a Wide & Deep table classifier."""
+"""Tiny trained runs to export, with the default preprocessing (robust scaling, imputation with
+missing-value indicators) unless said: an array classifier (iris), a table regressor with a
+categorical column, missing values and a scaled target (and the same with quantile scaling), a
+table classifier with a capped categorical column, and a Wide & Deep table classifier."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from export_samples import houses, labelled, train
+from export_samples import houses, labelled, shops, train
 
 
 @pytest.fixture(scope="session")
@@ -59,4 +61,27 @@ def wide_deep_run(tmp_path_factory, labelled_csv) -> Path:
         lr=0.01,
         out=str(out),
     )
+    return out
+
+
+@pytest.fixture(scope="session")
+def quantile_run(tmp_path_factory, houses_csv) -> Path:
+    out = tmp_path_factory.mktemp("export_quantile") / "quantile"
+    train(
+        data=str(houses_csv), target="price", numeric_scaling="quantile", hidden=[16], out=str(out)
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def shops_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("export_shops_data") / "shops.csv"
+    shops().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shops_run(tmp_path_factory, shops_csv) -> Path:
+    out = tmp_path_factory.mktemp("export_shops") / "shops"
+    train(data=str(shops_csv), target="busy", max_categories=4, hidden=[16], lr=0.01, out=str(out))
     return out

@@ -71,6 +71,25 @@ def labelled(rows: int = 300, seed: int = 1) -> pd.DataFrame:
     return frame
 
 
+def shops(rows: int = 300, seed: int = 2) -> pd.DataFrame:
+    """Busy or quiet shops from two numbers with gaps and a street (text) of 12 values, 3 of
+    them frequent: with ``max_categories`` 4 the other 9 share one ``(other)`` level."""
+    rng = np.random.default_rng(seed)
+    streets = [f"street {i}" for i in range(12)]
+    frame = pd.DataFrame(
+        {
+            "area": rng.lognormal(3, 1, rows),  # a long tail for the smooth clip
+            "street": rng.choice(streets, rows, p=[0.3, 0.2, 0.2, *[0.3 / 9] * 9]),
+            "staff": rng.integers(1, 10, rows).astype(float),
+        }
+    )
+    score = np.log(frame.area) / 3 + frame.staff / 5 - (frame.street == "street 0")
+    frame["busy"] = np.where(score > np.median(score), "yes", "no")
+    frame.loc[rng.choice(rows, 30, replace=False), "area"] = np.nan
+    frame.loc[rng.choice(rows, 20, replace=False), "staff"] = np.nan
+    return frame
+
+
 def train(**settings):
-    """A tiny run: a few epochs, seeded."""
+    """A tiny run: a few epochs, seeded, with the default preprocessing otherwise."""
     return train_run(build_config({"epochs": 3, "batch_size": 32, "seed": 0, **settings}))

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
-from export_samples import command, houses, labelled, mlpkit, train
+from export_samples import command, houses, labelled, mlpkit, shops, train
 
 from mlpkit.errors import ExportError
 from mlpkit.export.inputs import UNKNOWN_CODE
@@ -76,7 +76,9 @@ def test_the_onnx_file_takes_raw_rows_with_missing_values_and_category_codes(
     inputs = spec["inputs"]
     assert inputs["features"]["columns"] == ["rooms", "age"]
     codes = inputs["categories"]["codes"]["town"]
-    assert codes == ["east", "north", "south"] and inputs["categories"]["missing"] == -1
+    # The training part had towns missing: imputation gives them a category of their own.
+    assert codes == ["east", "north", "south", "(missing)"]
+    assert inputs["categories"]["missing"] == -1
 
     # What a user writes: raw numbers with NaN, and each town's position in its code table.
     rows = pd.DataFrame(
@@ -227,3 +229,62 @@ def test_a_run_whose_data_is_gone_is_verified_on_synthetic_rows(houses_run, tmp_
     manifest = json.loads((run / "export" / "manifest.json").read_text())
     assert manifest["verification"]["rows"].startswith("256 synthetic rows")
     assert manifest["files"]["pt2"]["passed"]
+
+
+def test_a_default_run_with_gaps_and_a_capped_column_exports_to_every_graph_format(
+    shops_run, tmp_path
+):
+    run = copy_run(shops_run, tmp_path)
+    state = json.loads((run / "model.json").read_text())["preprocessing"]
+    # The defaults this checks: robust scaling, indicators for the columns with gaps, and the
+    # 9 rare streets on one level.
+    assert state["numeric_scaling"] == "robust"
+    assert state["missing_indicators"] == ["area", "staff"]
+    assert state["categories"]["street"][-1] == "(other)"
+    written = export_run(run, "onnx,pt2,torchscript")
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    assert all(manifest["files"][w.format]["passed"] for w in written)
+    assert manifest["files"]["torchscript"]["method"] == "scripted"
+    spec = json.loads((run / "export" / "model.json").read_text())
+    assert spec["inputs"]["features"] == {
+        "dtype": "float32", "shape": ["batch", 2], "columns": ["area", "staff"], "missing": "NaN"
+    }  # fmt: skip
+    assert spec["inputs"]["categories"]["codes"] == state["categories"]
+
+    new = shops(60, seed=9).drop(columns="busy")
+    new.loc[:3, "street"] = "street 99"  # never seen: the (other) level, as in the eager model
+    new.loc[4:6, "area"] = [np.nan, 1e9, 0.0]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    eager = predict_run(run, tmp_path / "new.csv", top_k=2)
+    for engine in ("pt2", "torchscript", "onnx"):
+        frame = predict_run(run, tmp_path / "new.csv", top_k=2, engine=engine)
+        assert (frame["class_1"] == eager["class_1"]).all(), engine
+        np.testing.assert_allclose(frame["probability_1"], eager["probability_1"], atol=1e-5)
+
+
+def test_quantile_scaling_exports_to_pt2_and_torchscript_and_onnx_is_refused(
+    quantile_run, houses_csv, tmp_path, capsys
+):
+    run = copy_run(quantile_run, tmp_path)
+    code, out, err = command("export", run, "--format", "onnx", capsys=capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "error: the run's quantile scaling cannot be exported to onnx; retrain with "
+        "--numeric-scaling robust or standard"
+    ]
+    assert not (run / "export" / "model.onnx").exists()
+    with pytest.warns(UserWarning, match="skipping onnx"):  # all: the formats that can be
+        written = export_run(run, "all")
+    assert [w.format for w in written] == ["pt2", "torchscript", "safetensors"]
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    assert all(manifest["files"][w.format]["passed"] for w in written)
+    # Raw values meet the training quantiles as they are, not rounded to float32.
+    spec = json.loads((run / "export" / "model.json").read_text())
+    assert spec["inputs"]["features"]["dtype"] == "float64"
+    new = houses(40, seed=3).drop(columns="price")
+    new.loc[:2, "town"] = "west"
+    new.to_csv(tmp_path / "new.csv", index=False)
+    eager = predict_run(run, tmp_path / "new.csv")["prediction"].to_numpy()
+    for engine in ("pt2", "torchscript"):
+        values = predict_run(run, tmp_path / "new.csv", engine=engine)["prediction"].to_numpy()
+        np.testing.assert_allclose(values, eager, rtol=1e-6)

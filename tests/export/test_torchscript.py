@@ -38,14 +38,26 @@ def test_a_model_that_cannot_be_scripted_is_traced_with_a_warning_and_still_matc
     np.testing.assert_allclose(run({"features": X}), expected, atol=1e-6)  # any batch size
 
 
-def test_mlpkit_models_are_scripted(tmp_path):
+@pytest.mark.parametrize("scaling", ["robust", "quantile", "standard"])
+def test_mlpkit_models_are_scripted_with_imputation_and_indicators(tmp_path, scaling):
     X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    X[[2, 5], 0] = np.nan  # imputed, with a missing-value indicator
     from mlpkit.models import MLP, WideAndDeep
 
+    preprocessor = Preprocessor(scaling=scaling).fit(X)
+    assert preprocessor.fill_ is not None and preprocessor.indicators_ == ["x0"]
+    features = X.astype(np.float64 if scaling == "quantile" else np.float32)
     for model, groups in (
-        (MLP(3, [4], 2), None),
-        (WideAndDeep(2, 3, [4], 2), {"wide": [0, 1], "deep": [0, 1, 2]}),
+        (MLP(4, [4], 2), None),
+        (WideAndDeep(2, 4, [4], 2), {"wide": [0, 1], "deep": [0, 1, 2, 3]}),
     ):
-        serving = Serving(model, Preprocessor().fit(X), "classification", groups=groups).eval()
-        _, info = torchscript.serialize(serving, {"features": torch.from_numpy(X[:7])}, {}, None)
+        serving = Serving(model, preprocessor, "classification", groups=groups).eval()
+        data, info = torchscript.serialize(
+            serving, {"features": torch.from_numpy(features[:7])}, {}, None
+        )
         assert info == {"method": "scripted"}, type(model).__name__
+        (tmp_path / torchscript.FILE).write_bytes(data)
+        with torch.no_grad():
+            expected = serving(features=torch.from_numpy(features)).numpy()
+        run = torchscript.load(tmp_path / torchscript.FILE)
+        np.testing.assert_allclose(run({"features": features}), expected, atol=1e-6)

@@ -135,7 +135,7 @@ def test_a_regression_run_on_one_feature_gets_the_fitted_curve(tmp_path):
     names = sorted(p.name for p in (result.run_dir / "plots").glob("*.png"))
     assert names == ["fitted_curve.png", "learning_curves.png", "regression.png"]
     page = text((result.run_dir / "report.html").read_text())
-    assert "Fitted curve" in page and "none (imputation off)" in page
+    assert "Fitted curve" in page and "0 (median)" in page  # imputation on, nothing missing
 
 
 def test_an_image_run_shows_its_most_confidently_wrong_images(tmp_path):

@@ -49,6 +49,7 @@ def train(folder, epochs, callbacks=(), resume=False, model_args=None, data=None
         label_smoothing=0.0,
         seed=7,
         metrics=["accuracy"],
+        threads=1,  # bit-identical runs need a fixed count: another count rounds differently
     )
     history = fit(
         model,

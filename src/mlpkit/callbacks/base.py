@@ -40,6 +40,8 @@ class TrainingState:
     - ``has_validation``: whether validation data was given;
     - ``signal``: SIGINT / SIGTERM received during training (None before);
     - ``checkpoint_path``: the last checkpoint a callback wrote (what a resume starts from);
+    - ``kept_epoch``: the epoch whose weights a callback put back at the end (the best one),
+      None while the model holds the last epoch's;
     - ``running_loss()``: the mean training loss of the epoch so far (None before its first
       step); it waits for the device, so call it a few times a second, not after every step;
     - ``snapshot()``: everything a resume needs, for a callback that writes checkpoints.
@@ -59,6 +61,7 @@ class TrainingState:
     history: list[dict[str, Any]] = field(default_factory=list)
     signal: int | None = None
     checkpoint_path: Path | None = None
+    kept_epoch: int | None = None
 
 
 class Callback:

@@ -9,8 +9,14 @@ from .learning_rate import LearningRateLog
 from .lr_scheduler import LRScheduler
 
 
-def training_controls(optim: OptimConfig, train: TrainConfig) -> list[Callback]:
+def training_controls(
+    optim: OptimConfig, train: TrainConfig, has_validation: bool = False
+) -> list[Callback]:
     """The scheduler and early stopping that ``optim`` and ``train`` ask for, as callbacks.
+
+    ``train.early_stopping`` is a patience (0 or None: never stop early); with validation data
+    (or early stopping), ``restore_best`` ends the run with the best epoch's weights, through
+    the same callback.
 
     >>> controls = training_controls(OptimConfig(scheduler="cosine"), TrainConfig(early_stopping=5))
     >>> [type(c).__name__ for c in controls]
@@ -31,10 +37,11 @@ def training_controls(optim: OptimConfig, train: TrainConfig) -> list[Callback]:
                 patience=optim.scheduler_patience,
             )
         )
-    if train.early_stopping is not None:
+    patience = train.early_stopping or None
+    if patience is not None or (train.restore_best and has_validation):
         controls.append(
             EarlyStopping(
-                train.early_stopping,
+                patience,
                 monitor=train.monitor,
                 mode=train.monitor_mode,
                 min_delta=train.min_delta,

@@ -16,8 +16,10 @@ class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement of ``monitor`` by more than
     ``min_delta``; with ``restore_best``, the model ends with the weights of its best epoch.
 
-    Its state (best value and epoch, epochs waited, best weights) is in the checkpoint, so a
-    resumed run stops where the uninterrupted run would have.
+    ``patience=None`` never stops: it only keeps the best epoch's weights for the end (what
+    ``fit`` does by default with validation data). Its state (best value and epoch, epochs
+    waited, best weights) is in the checkpoint, so a resumed run stops where the uninterrupted
+    run would have.
 
     >>> history = fit(model, "mse", (X, y), (X_val, y_val), epochs=200,
     ...               callbacks=[EarlyStopping(patience=10)])  # doctest: +SKIP
@@ -27,14 +29,17 @@ class EarlyStopping(Callback):
 
     def __init__(
         self,
-        patience: int,
+        patience: int | None,
         monitor: str | None = None,
         mode: str = "auto",
         min_delta: float = 0.0,
         restore_best: bool = True,
     ) -> None:
-        if not isinstance(patience, int) or patience < 1:
-            raise ConfigError(f"patience must be a whole number of epochs >= 1, got {patience!r}")
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ConfigError(
+                f"patience must be a whole number of epochs >= 1, got {patience!r} "
+                "(None: never stop, only keep the best epoch's weights)"
+            )
         self.patience = patience
         self.monitor = Monitor(monitor, mode, min_delta)
         self.restore_best = restore_best
@@ -53,7 +58,7 @@ class EarlyStopping(Callback):
         self.monitor.resolve(state)
 
     def on_epoch_start(self, state: TrainingState) -> None:
-        if self.wait_ >= self.patience:  # resumed from the checkpoint of the stopping epoch
+        if self._waited_enough():  # resumed from the checkpoint of the stopping epoch
             raise StopTraining(self._reason())
 
     def on_epoch_end(self, state: TrainingState) -> None:
@@ -65,13 +70,17 @@ class EarlyStopping(Callback):
                 }
             return
         self.wait_ += 1
-        if self.wait_ >= self.patience:
+        if self._waited_enough():
             raise StopTraining(self._reason())
 
     def on_fit_end(self, state: TrainingState) -> None:
         if self.restore_best and self.best_weights_ is not None:
             state.model.load_state_dict(self.best_weights_)
+            state.kept_epoch = self.best_epoch_
             log.info("restored the weights of epoch %s (%s)", self.best_epoch_, self.monitor.name)
+
+    def _waited_enough(self) -> bool:
+        return self.patience is not None and self.wait_ >= self.patience
 
     def _reason(self) -> str:
         return (

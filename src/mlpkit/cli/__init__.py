@@ -1,5 +1,6 @@
-"""The ``mlpkit`` command line."""
+"""The ``mlpkit`` command line: ``main`` runs it; ``mlpkit.cli.app.full_app()`` is the Typer
+app with every command."""
 
-from .app import app, main
+from .app import main
 
-__all__ = ["app", "main"]
+__all__ = ["main"]

@@ -30,6 +30,15 @@ def peak_memory_mb() -> float | None:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes / KiB
 
 
+def thread_text(attrs: dict[str, Any]) -> str:
+    """``2``, or ``1 (adaptive)``, ``1 (adaptive, 3 changes)`` where the chooser set them."""
+    if not attrs.get("threads_adaptive"):
+        return str(attrs.get("threads"))
+    changes = attrs.get("thread_changes", 0)
+    changed = f", {changes} change{'s' if changes > 1 else ''}" if changes else ""
+    return f"{attrs['threads']} (adaptive{changed})"
+
+
 def summary_table(result) -> Table:
     """The end-of-run summary: where it went, how long, which step, final and test metrics."""
     history = result.history
@@ -37,11 +46,16 @@ def summary_table(result) -> Table:
     table = Table(title=f"run {result.run_dir}", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
-    table.add_row("epochs", str(len(history)))
+    for label, text in getattr(result, "training", [("epochs", str(len(history)))]):
+        table.add_row(label, text)
     table.add_row("training time", f"{last.get('total_time', 0.0):.2f} s")
     table.add_row("step", result.step)
+    if history.attrs.get("threads") is not None:
+        table.add_row("threads", thread_text(history.attrs))
     if peak := peak_memory_mb():
         table.add_row("peak memory", f"{peak:.0f} MB")
+    for label, text in getattr(result, "preprocessing", []):
+        table.add_row(label, text)
     for key in ("train_loss", "val_loss"):
         if key in last:
             table.add_row(key, f"{last[key]:.4f}")

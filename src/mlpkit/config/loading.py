@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from .presets import PRESETS, preset_values
 from .sections import SECTIONS, OptimConfig, RunConfig, TrainConfig
 from .settings import FIT_SETTINGS, FLAT_KEYS, unknown
 
@@ -19,9 +20,23 @@ from .settings import FIT_SETTINGS, FLAT_KEYS, unknown
 def build_config(values: dict[str, Any]) -> RunConfig:
     """A validated ``RunConfig`` from sectioned and/or flat keys; one line per bad field.
 
+    A ``preset`` (``mlpkit.config.presets``) is expanded beneath the other values: they
+    override it.
+
     >>> build_config({"hidden": [32], "train": {"epochs": 5}}).model.hidden
     [32]
+    >>> build_config({"preset": "fast", "epochs": 3}).train.epochs
+    3
     """
+    nested = _sectioned(values)
+    preset = nested.get("preset")
+    if isinstance(preset, str) and preset in PRESETS:  # an unknown name: refused by validation
+        nested = _beneath(_sectioned(preset_values(preset)), nested)
+    return validated(RunConfig, nested)
+
+
+def _sectioned(values: dict[str, Any]) -> dict[str, Any]:
+    """Sectioned and/or flat keys as one table per section (run settings at the top)."""
     nested: dict[str, Any] = {}
     for key, value in values.items():
         key = key.replace("-", "_")
@@ -34,7 +49,20 @@ def build_config(values: dict[str, Any]) -> RunConfig:
             nested.setdefault(setting.section, {})[setting.name] = value
         else:
             raise unknown("setting", key, [*FLAT_KEYS, "out"])
-    return validated(RunConfig, nested)
+    return nested
+
+
+def _beneath(preset: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` over ``preset``, section by section."""
+    merged = {
+        key: dict(value) if isinstance(value, dict) else value for key, value in preset.items()
+    }
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def validated(model: type[Any], values: dict[str, Any]) -> Any:
@@ -42,7 +70,8 @@ def validated(model: type[Any], values: dict[str, Any]) -> Any:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
+        # A setting of the run itself (out, preset, ...) is named run.NAME, as Setting.path does.
+        raise ConfigError(describe(exc, top="run" if model is RunConfig else None)) from None
 
 
 def fit_settings(keywords: dict[str, Any]) -> tuple[OptimConfig, TrainConfig]:
@@ -63,7 +92,14 @@ def fit_settings(keywords: dict[str, Any]) -> tuple[OptimConfig, TrainConfig]:
 
 
 def merge(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """``config`` with flat or sectioned ``overrides`` applied, validated again."""
+    """``config`` with flat or sectioned ``overrides`` applied, validated again.
+
+    A preset among the overrides goes beneath the values ``config`` was given (a config
+    file's), which the other overrides then override.
+    """
+    if any(key.replace("-", "_") == "preset" for key in overrides):
+        given = _beneath(config.model_dump(exclude_unset=True), _sectioned(overrides))
+        return build_config(given)
     base = config.model_dump(exclude_none=True)
     changes = build_config(overrides).model_dump(exclude_unset=True)
     for section, values in changes.items():
@@ -93,11 +129,14 @@ def load_config(path: str | Path) -> RunConfig:
     return build_config(values)
 
 
-def describe(exc: ValidationError) -> str:
-    """A pydantic validation error as one line: ``bad setting train.epochs: ...``."""
+def describe(exc: ValidationError, top: str | None = None) -> str:
+    """A pydantic validation error as one line: ``bad setting train.epochs: ...``; a field of
+    the model itself is named ``top.field`` where ``top`` is given."""
     problems = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"])
+        if top and len(error["loc"]) == 1 and where not in SECTIONS:
+            where = f"{top}.{where}"
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(f"{where}: {message}")
     return "bad setting " + "; ".join(problems)

@@ -78,14 +78,27 @@ class DataConfig(Section):
     categorical: list[str] | None = setting(
         None, "numeric columns to one-hot encode too (text columns always are)"
     )
-    impute: Literal["mean", "median", "most_frequent"] | None = setting(
-        None, "fill missing values: mean, median or most_frequent (default: refuse them)"
+    impute: Literal["median", "mean", "most_frequent", "none"] | None = setting(
+        "median",
+        "fill missing numbers (median, mean, most_frequent; plus a missing-value input) and "
+        "categories (a category of their own), or none: refuse them",
     )
     unknown_category: Literal["error", "ignore"] = setting(
-        "error", "a category unseen in training: error, or ignore (all-zero indicators)"
+        "ignore",
+        "a category unseen in training: ignore (the column's (other) level, or "
+        "all-zero indicators), or error",
     )
-    scale_features: bool = setting(True, "standardise numeric features", flag="normalize")
-    scale_target: bool = setting(False, "standardise a regression target for training")
+    missing_indicators: bool = setting(
+        True, "with imputation: an input per numeric column with gaps, 1 where it was missing"
+    )
+    max_categories: int = setting(
+        64, "one-hot levels per categorical column; rarer categories share one (other)", ge=2
+    )
+    scale_features: bool = setting(True, "scale numeric features", flag="normalize")
+    numeric_scaling: Literal["standard", "robust", "quantile"] = setting(
+        "robust", "standard, robust (median/IQR + smooth clipping), or quantile (to normal)"
+    )
+    scale_target: bool = setting(True, "standardise a regression target for training")
     groups: dict[str, list[str]] | None = setting(
         None, "named input groups of columns, passed to the model by keyword (--wide, --deep)"
     )
@@ -144,7 +157,13 @@ class OptimConfig(Section):
     momentum: float = setting(0.0, "sgd, rmsprop: momentum", ge=0, lt=1)
     nesterov: bool = setting(False, "sgd: Nesterov momentum (needs momentum > 0)")
     weight_decay: float = setting(0.0, "L2 penalty (adamw: decoupled weight decay)", ge=0)
-    label_smoothing: float = setting(0.1, "cross_entropy: label smoothing", ge=0, lt=1)
+    label_smoothing: float | None = setting(
+        None,
+        "cross_entropy: label smoothing (default: 0.1 when the monitored metric is an "
+        "accuracy, else 0)",
+        ge=0,
+        lt=1,
+    )
     class_weights: str | list[float] | None = setting(
         None, "cross_entropy, nll: balanced, or one weight per class, e.g. 1,3"
     )
@@ -200,7 +219,12 @@ class OptimConfig(Section):
 class TrainConfig(Section):
     """How the loop runs: epochs, batches, checkpoints, stopping, speed (``[train]``)."""
 
-    epochs: int = setting(30, "epochs to train (with --resume: the new total)", ge=1)
+    epochs: int | None = setting(
+        None,
+        "epochs to train (default: from the data size, about 2000 steps within 10 to 200 "
+        "epochs; with --resume: the new total)",
+        ge=1,
+    )
     batch_size: int = setting(32, "samples per training step", ge=1)
     seed: int = setting(0, "random seed: weights, splits, batch order, dropout", ge=0, lt=2**32)
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps")
@@ -220,16 +244,30 @@ class TrainConfig(Section):
     monitor_mode: Literal["auto", "min", "max"] = setting(
         "auto", "auto (from the monitor's name), min or max"
     )
-    early_stopping: int | None = setting(None, "stop after N epochs without improvement", ge=1)
+    early_stopping: int | None = setting(
+        None,
+        "stop after N epochs without improvement (default: a fifth of the epochs, 5 to 16, "
+        "where there is a validation part; 0: never)",
+        ge=0,
+    )
     min_delta: float = setting(0.0, "early stopping: least improvement that counts", ge=0)
-    restore_best: bool = setting(True, "early stopping: end with the best epoch's weights")
-    deterministic: bool = setting(False, "use deterministic algorithms only")
+    restore_best: bool = setting(
+        True, "end with the weights of the best epoch (with validation data or early stopping)"
+    )
+    deterministic: bool = setting(
+        False, "deterministic algorithms only, and a fixed CPU thread count (bit-identical reruns)"
+    )
     skip_nonfinite: bool = setting(False, "skip batches with a NaN or infinite loss")
     precision: Literal["fp32", "bf16"] = setting(
         "fp32", "fp32, or bf16 (autocast where faster, else a warning and fp32)"
     )
     compile: bool = setting(False, "train through torch.compile")
-    threads: int | None = setting(None, "CPU threads (default: chosen per model)", ge=1)
+    threads: int | None = setting(
+        None,
+        "CPU threads (default: adapted to the machine's load as the run goes; a fixed count, "
+        "or --deterministic, makes reruns and resumes bit-identical)",
+        ge=1,
+    )
     num_workers: int = setting(0, "DataLoader worker processes when streaming", ge=0)
     drop_last: bool = setting(False, "drop a last, smaller training batch")
 
@@ -261,9 +299,15 @@ class RunConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    preset: Literal["default", "fast", "realmlp", "rtdl"] = setting(
+        "default",
+        "default, fast, realmlp or rtdl: a set of settings (mlpkit.config.presets) that any "
+        "other flag or key overrides",
+    )
     out: str | None = setting(None, "the run folder (default: runs/<data name>, or the next free)")
     overwrite: bool = setting(False, "replace the run in --out, once the new run has finished")
     report: bool = setting(True, "end with report.html: plots, metrics, data, model")
+    tensorboard: bool = setting(False, "also write TensorBoard event files to RUN_DIR/tensorboard")
 
     def to_toml(self) -> str:
         import tomli_w

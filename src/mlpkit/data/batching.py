@@ -153,6 +153,11 @@ class LoaderBatches:
     def num_samples(self) -> int:
         return len(self.loader.dataset)  # type: ignore[arg-type]
 
+    @property
+    def batch_size(self) -> int | None:
+        """The loader's batch size (None with a batch sampler of its own)."""
+        return self.loader.batch_size
+
     def __len__(self) -> int:
         return len(self.loader)
 

@@ -82,8 +82,8 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
             elif n_numbers > n_words:
                 raise DataError(
                     f"column {column!r} of {source} is numeric but has {n_words} non-numeric "
-                    f"value(s) (e.g. {values[words].iloc[0]!r}); fix them, leave them empty and "
-                    "use --impute, or list the column in --categorical"
+                    f"value(s) (e.g. {values[words].iloc[0]!r}); fix them, leave them empty to be "
+                    "filled (--impute), or list the column in --categorical"
                 )
             else:
                 columns[column] = category_text(values)
@@ -125,6 +125,26 @@ def category_text(values: pd.Series) -> pd.Series:
     return result.where(present, None)
 
 
+def feature_table(X: Features, columns: list[str], source: str) -> pd.DataFrame:
+    """A raw table's feature ``columns``, in order; an error for an array or a missing column.
+
+    >>> feature_table(pd.DataFrame({"b": [1], "a": [2]}), ["a"], "t.csv").columns.tolist()
+    ['a']
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise DataError(
+            f"the model was trained on a table with columns {columns[:5]}...; "
+            "give a CSV, TSV or Parquet file with those columns"
+        )
+    missing = [c for c in columns if c not in set(map(str, X.columns))]
+    if missing:
+        raise DataError(
+            f"{source} lacks the feature column(s) {missing[:5]} the model was trained on; "
+            "give a file with the same feature columns"
+        )
+    return X.set_axis([str(c) for c in X.columns], axis=1)[columns]
+
+
 def check_missing(
     X: Features,
     source: str,
@@ -138,17 +158,27 @@ def check_missing(
     ...
     mlpkit.errors.DataError: column 'a' of t.csv is missing in 1 row(s); ...
     """
+    counts = missing_counts(X, rows)
     if isinstance(X, pd.DataFrame):
-        counts = (X if rows is None else X.iloc[rows]).isna().sum().to_numpy()
         names = [str(c) for c in X.columns]
     else:
-        if not np.issubdtype(X.dtype, np.floating):
-            return
-        counts = np.zeros(X.shape[1] if X.ndim > 1 else 1, dtype=np.int64)
-        for block in row_chunks(X, rows):
-            counts += np.isnan(block).sum(axis=0)
         names = list(names) if names else [f"x{i}" for i in range(len(counts))]
     raise_missing(counts, names, source)
+
+
+def missing_counts(X: Features, rows: np.ndarray | None = None) -> np.ndarray:
+    """Missing values per column of ``X[rows]`` (all rows by default), a chunk at a time.
+
+    >>> missing_counts(pd.DataFrame({"a": [1.0, None], "b": ["x", None]})).tolist()
+    [1, 1]
+    """
+    if isinstance(X, pd.DataFrame):
+        return (X if rows is None else X.iloc[rows]).isna().sum().to_numpy()
+    counts = np.zeros(int(np.prod(X.shape[1:])) if X.ndim > 1 else 1, dtype=np.int64)
+    if np.issubdtype(X.dtype, np.floating):
+        for block in row_chunks(X, rows):
+            counts += np.isnan(block).sum(axis=0)
+    return counts
 
 
 def raise_missing(counts: np.ndarray, names: Sequence[str], source: str) -> None:
@@ -158,8 +188,8 @@ def raise_missing(counts: np.ndarray, names: Sequence[str], source: str) -> None
         others = f" (and {len(bad) - 1} other column(s))" if len(bad) > 1 else ""
         raise DataError(
             f"column {names[bad[0]]!r} of {source} is missing in {int(counts[bad[0]])} row(s)"
-            f"{others}; fill them in, drop those rows, or use --impute mean, median or "
-            "most_frequent"
+            f"{others}; fill them in, drop those rows, or use --impute median (the default), "
+            "mean or most_frequent"
         )
 
 
@@ -199,25 +229,6 @@ def fill_value(values: np.ndarray | pd.Series, strategy: str, column: str = "") 
         value = sorted(best)[0]
         return value if isinstance(value, str) else float(value)
     return float(series.mean() if strategy == "mean" else series.median())
-
-
-def one_hot(
-    values: pd.Series, categories: Sequence[str], unknown: str, column: str, source: str
-) -> np.ndarray:
-    """``(n, len(categories))`` float32 indicators; an unknown category is an error or all zeros."""
-    codes = pd.Categorical(values, categories=list(categories)).codes
-    unseen = (codes < 0) & values.notna().to_numpy()
-    if unseen.any() and unknown == "error":
-        example = values[unseen].iloc[0]
-        raise DataError(
-            f"column {column!r} of {source} has category {example!r} (in {int(unseen.sum())} "
-            f"row(s)) not seen in training (known: {', '.join(categories[:10])}); give known "
-            "categories, or train with --unknown-category ignore to encode it as all zeros"
-        )
-    encoded = np.zeros((len(codes), len(categories)), dtype=np.float32)
-    known = codes >= 0
-    encoded[np.flatnonzero(known), codes[known]] = 1.0
-    return encoded
 
 
 def check_statistics(

@@ -10,24 +10,25 @@ anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from .encode import check_missing
 from .groups import group_indices, split_groups
 from .loading import load_data
+from .missing import filled_counts
 from .preprocess import Preprocessor, Standardizer
-from .source import Features, LoadedData
+from .source import Features, LoadedData, take_rows
 from .split import split_indices
 from .stream import ArrayRows
 from .target import TargetScaler
 
 if TYPE_CHECKING:
-    from ..config import RunConfig
+    from ..config import DataConfig, RunConfig
 
 
 @dataclass
@@ -46,6 +47,10 @@ class PreparedData:
     y_train: np.ndarray
     target_scaler: TargetScaler | None = None
     groups: dict[str, np.ndarray] | None = None
+    # Per part (training, validation, test): missing values filled, per column, and values of
+    # categories unseen in training, per column (for the run summary).
+    filled: dict[str, dict[str, int]] = field(default_factory=dict)
+    unknown: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def scaler(self) -> Standardizer:
@@ -69,19 +74,17 @@ def prepare_data(
     """
     settings = config.data
     data = load_data(settings)
-    if settings.scale_target and data.task != "regression":
-        raise ConfigError(f"scale_target is for regression, but {data.name} is classification")
     parts = split_indices(data, settings.val_fraction, settings.test_fraction, config.train.seed)
     stream = _should_stream(settings.stream, data.X)
-    if settings.impute is None and preprocessor is None:
+    if settings.impute in (None, "none") and preprocessor is None:
         # Over whole files, so that the counts are the ones a user sees in them. A streamed
         # file's training rows are checked in the pass that fits the preprocessor instead.
         for raw, where, rows in _raw_parts(data, settings, parts if stream else None):
             check_missing(raw, where, data.feature_names, rows=rows)
     if preprocessor is None:
-        preprocessor = Preprocessor(
-            settings.impute, settings.unknown_category, standardize=settings.scale_features
-        ).fit(data.X, parts.train, names=data.feature_names, source=f"{data.name} (training part)")
+        preprocessor = preprocessor_for(settings).fit(
+            data.X, parts.train, names=data.feature_names, source=f"{data.name} (training part)"
+        )
     groups = None
     if settings.groups:
         groups = group_indices(
@@ -93,33 +96,51 @@ def prepare_data(
             f"the target of {data.name} is {float(y_train.flat[0]):g} in every training row, so "
             "there is nothing to learn; choose another --target (or check the file)"
         )
-    if settings.scale_target and target_scaler is None:
+    # A classification target is never scaled (scale_target, on by default, is for regression).
+    if settings.scale_target and data.task == "regression" and target_scaler is None:
         target_scaler = TargetScaler.fit(y_train)
     scaled = (lambda y: y) if target_scaler is None else target_scaler.transform
     inputs = ModelInputs(preprocessor, groups)
 
-    def part(raw: Features, y: np.ndarray, rows: np.ndarray | None, where: str) -> Any:
+    filled: dict[str, dict[str, int]] = {}
+    unknown: dict[str, dict[str, int]] = {}
+
+    def part(raw: Features, y: np.ndarray, rows: np.ndarray | None, key: str, where: str) -> Any:
         if rows is not None and len(rows) == 0:
             return None
+        if preprocessor.imputes and not stream:
+            filled[key] = filled_counts(raw, rows, preprocessor.columns_)
+        if isinstance(raw, pd.DataFrame):  # an array has no categories (and is not copied)
+            unknown[key] = preprocessor.unknown_counts(raw if rows is None else raw.iloc[rows])
         if stream and isinstance(raw, np.ndarray):
             return ArrayRows(raw, y, rows, transform=ModelInputs(preprocessor, groups, where))
         if rows is not None:
-            raw, y = (raw.iloc[rows] if isinstance(raw, pd.DataFrame) else raw[rows]), y[rows]
+            raw, y = take_rows(raw, rows), y[rows]
         return inputs(raw, where), y
 
     name, y = data.name, scaled(data.y)
-    train = part(data.X, y, parts.train, f"{name} (training part)")
+    train = part(data.X, y, parts.train, "training", f"{name} (training part)")
     val = (
-        part(data.val[0], scaled(data.val[1]), None, settings.val or f"{name} (validation part)")
+        part(
+            data.val[0],
+            scaled(data.val[1]),
+            None,
+            "validation",
+            settings.val or f"{name} (validation part)",
+        )
         if data.val is not None
-        else part(data.X, y, parts.val, f"{name} (validation part)")
+        else part(data.X, y, parts.val, "validation", f"{name} (validation part)")
     )
     test = (
-        part(data.test[0], scaled(data.test[1]), None, settings.test or f"{name} (test part)")
+        part(
+            data.test[0], scaled(data.test[1]), None, "test", settings.test or f"{name} (test part)"
+        )
         if data.test is not None
-        else part(data.X, y, parts.test, f"{name} (test part)")
+        else part(data.X, y, parts.test, "test", f"{name} (test part)")
     )
-    return PreparedData(data, preprocessor, train, val, test, y_train, target_scaler, groups)
+    return PreparedData(
+        data, preprocessor, train, val, test, y_train, target_scaler, groups, filled, unknown
+    )
 
 
 class ModelInputs:
@@ -168,3 +189,15 @@ def _should_stream(setting: bool | None, X: Features) -> bool:
         return False
     # As float32 inputs, with room left for the model, the batches and the original.
     return X.shape[0] * int(np.prod(X.shape[1:])) * 4 > available // 2
+
+
+def preprocessor_for(settings: DataConfig) -> Preprocessor:
+    """An unfitted ``Preprocessor`` as the data settings say (mlpkit train, the estimators)."""
+    return Preprocessor(
+        settings.impute,
+        settings.unknown_category,
+        standardize=settings.scale_features,
+        scaling=settings.numeric_scaling,
+        max_levels=settings.max_categories,
+        indicators=settings.missing_indicators,
+    )

@@ -1,15 +1,15 @@
 """Preprocessing fitted on the training part only and stored with the model as JSON.
 
 ``Preprocessor`` turns raw features (an array, or a table with text and missing values) into the
-float32 matrix a model takes: missing values imputed, categorical columns one-hot encoded,
-numeric columns standardised. Train, evaluate and predict all go through the same fitted object,
+float32 matrix a model takes: missing values filled (with a missing-value indicator where the
+training part had gaps), categorical columns one-hot encoded (``levels.py``), numeric columns
+scaled (``scaling.py``). Train, evaluate and predict all go through the same fitted object,
 saved in ``model.json`` (no pickle).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,117 +23,45 @@ from .encode import (
     check_finite_output,
     check_missing,
     check_statistics,
+    feature_table,
     fill_value,
     is_categorical,
+    missing_counts,
     numeric_array,
-    one_hot,
     raise_missing,
-    row_chunks,
+)
+from .levels import MAX_LEVELS, MISSING_LEVEL, OTHER_LEVEL, fit_levels, indicators, unseen_counts
+from .missing import array_fill
+from .scaling import (
+    SCALINGS,
+    Standardizer,
+    fit_quantiles,
+    moments,
+    quantile_normal,
+    robust_standardizer,
+    sample_rows,
+    smooth_clip,
 )
 from .source import Features
 
+__all__ = ["Preprocessor", "Standardizer"]
 log = logging.getLogger(__name__)
-MANY_CATEGORIES = 100  # more than this in one column is likely an identifier, not a category
-
-
-@dataclass
-class Standardizer:
-    """Feature standardisation ``(x - mean) / std``; constant features keep a scale of 1.
-
-    >>> s = Standardizer.fit(np.array([[0.0], [2.0]]))
-    >>> s.transform(np.array([[2.0]]))
-    array([[1.]], dtype=float32)
-    """
-
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    scale: np.ndarray = field(default_factory=lambda: np.ones(0))
-
-    @classmethod
-    def fit(
-        cls, X: np.ndarray, rows: np.ndarray | None = None, fill: np.ndarray | None = None
-    ) -> Standardizer:
-        """Statistics over ``X[rows]`` (all rows by default), in chunks of rows in float64.
-
-        A memory-mapped ``X`` is read a chunk at a time, never copied whole. ``fill`` replaces
-        missing values column by column first.
-        """
-        mean, m2, count, _ = _moments(X, rows, fill)
-        return cls.from_moments(mean, m2, count)
-
-    @classmethod
-    def from_moments(cls, mean: np.ndarray, m2: np.ndarray, count: int) -> Standardizer:
-        scale = np.sqrt(m2 / max(count, 1))
-        scale[scale < 1e-12] = 1.0
-        return cls(mean, scale)
-
-    @classmethod
-    def identity(cls, n_features: int) -> Standardizer:
-        return cls(np.zeros(n_features), np.ones(n_features))
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.mean):
-            got = X.shape[1] if X.ndim == 2 else X.shape
-            raise DataError(
-                f"expected {len(self.mean)} features per row but got {got}; "
-                "give the same feature columns the model was trained on"
-            )
-        # One new array, scaled in place: float32 inputs never make a float64 copy, and a large
-        # image set is not allocated three times over (each fresh array costs page faults).
-        dtype = np.float64 if X.dtype == np.float64 else np.float32
-        out = np.subtract(X, self.mean.astype(dtype), dtype=dtype)
-        out /= self.scale.astype(dtype)
-        return out.astype(np.float32, copy=False)
-
-    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X) * self.scale + self.mean).astype(np.float32)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Standardizer:
-        return cls(np.asarray(state["mean"], dtype=np.float64), np.asarray(state["scale"]))
-
-
-@np.errstate(over="ignore", invalid="ignore")  # an overflow is refused by check_statistics
-def _moments(
-    X: np.ndarray, rows: np.ndarray | None, fill: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    """Column means, sums of squared deviations, the row count and missing values per column,
-    merged chunk by chunk in one pass (a memory-mapped file is read once)."""
-    width = int(np.prod(X.shape[1:])) if X.ndim > 1 else 1
-    mean, m2, count = np.zeros(width), np.zeros(width), 0
-    missing = np.zeros(width, dtype=np.int64)
-    for chunk in row_chunks(X, rows):
-        block = chunk.astype(np.float64)
-        nan = np.isnan(block)
-        missing += nan.sum(axis=0)
-        if fill is not None:
-            np.copyto(block, fill, where=nan)
-        b_count, b_mean = len(block), block.mean(axis=0)
-        block -= b_mean
-        b_m2 = np.einsum("ij,ij->j", block, block)
-        # Chan et al.'s pairwise update: stable even for large means and many rows.
-        total = count + b_count
-        delta = b_mean - mean
-        mean = mean + delta * b_count / total
-        m2 = m2 + b_m2 + delta**2 * count * b_count / total
-        count = total
-    return mean, m2, count, missing
+MISSING_SUFFIX = "=" + MISSING_LEVEL  # the name of a numeric column's missing-value indicator
 
 
 class Preprocessor:
-    """Raw features to the model's float32 inputs: impute, one-hot encode, standardise.
+    """Raw features to the model's float32 inputs: impute, one-hot encode, scale.
 
     Settings go to the constructor; ``fit`` learns, from the training part only, the columns,
-    the values that replace missing ones (``impute``: mean, median or most_frequent; categorical
-    columns always use their most frequent category), each categorical column's categories and
-    the numeric columns' means and scales. Output columns follow the input columns, each
-    categorical column widened in place into one indicator per category (not standardised).
+    the values that replace missing ones (``impute``: median, mean or most_frequent for numeric
+    columns, a ``(missing)`` category for categorical ones; ``"none"`` refuses missing values),
+    each categorical column's levels and the numeric columns' scaling (``scaling``: standard,
+    robust or quantile). Output columns follow the input columns: a numeric column that had
+    gaps in the training part is followed by its missing-value indicator, and each categorical
+    column is widened in place into one indicator per level (not scaled).
 
     >>> table = pd.DataFrame({"size": [1.0, 3.0], "color": ["red", "blue"]})
-    >>> p = Preprocessor().fit(table)
+    >>> p = Preprocessor(scaling="standard").fit(table)
     >>> p.output_names_
     ['size', 'color=blue', 'color=red']
     >>> p.transform(table).tolist()
@@ -142,21 +70,39 @@ class Preprocessor:
 
     def __init__(
         self,
-        impute: str | None = None,
-        unknown_category: str = "error",
+        impute: str | None = "median",
+        unknown_category: str = "ignore",
         standardize: bool = True,
+        scaling: str = "robust",
+        max_levels: int = MAX_LEVELS,
+        indicators: bool = True,
     ) -> None:
-        if impute is not None and impute not in IMPUTE_STRATEGIES:
+        if impute not in (None, "none", *IMPUTE_STRATEGIES):
             raise ConfigError(
-                f"unknown impute strategy {impute!r}; use one of {', '.join(IMPUTE_STRATEGIES)}"
+                f"unknown impute strategy {impute!r}; use one of "
+                f"{', '.join(IMPUTE_STRATEGIES)} or none"
             )
         if unknown_category not in UNKNOWN_CATEGORY:
             raise ConfigError(
                 f"unknown_category must be 'error' or 'ignore', got {unknown_category!r}"
             )
+        if scaling not in SCALINGS:
+            raise ConfigError(
+                f"numeric_scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}"
+            )
+        if max_levels < 2:
+            raise ConfigError(f"max_categories must be at least 2, got {max_levels}")
         self.impute = impute
         self.unknown_category = unknown_category
         self.standardize = standardize
+        self.scaling = scaling
+        self.max_levels = max_levels
+        self.add_indicators = indicators
+
+    @property
+    def imputes(self) -> bool:
+        """Whether missing values are filled (else refused)."""
+        return self.impute not in (None, "none")
 
     # -- learning --------------------------------------------------------------------------------
     def fit(
@@ -171,6 +117,7 @@ class Preprocessor:
 
         ``names`` labels an array's columns (default ``x0, x1, ...``).
         """
+        self.quantiles_: np.ndarray | None = None
         if isinstance(X, pd.DataFrame):
             return self._fit_table(X if rows is None else X.iloc[rows], source)
         if X.ndim != 2:
@@ -179,37 +126,42 @@ class Preprocessor:
         self.columns_ = list(names) if names else [f"x{i}" for i in range(X.shape[1])]
         self.categories_: dict[str, list[str]] = {}
         self.fill_: list[Any] | None = None
-        if self.impute is not None:
-            self.fill_ = self._array_fill(X, rows)
-        if not self.standardize:
-            if self.fill_ is None:
-                check_missing(X, source, self.columns_, rows=rows)
-            self.scaler_ = Standardizer.identity(X.shape[1])
-            return self
+        if self.imputes:
+            self.fill_ = array_fill(X, rows, str(self.impute), self.columns_)
         fill = None if self.fill_ is None else np.asarray(self.fill_, dtype=np.float64)
-        mean, m2, count, missing = _moments(X, rows, fill)
-        if self.fill_ is None:
-            raise_missing(missing, self.columns_, source)  # counted in the same pass
-        self.scaler_ = Standardizer.from_moments(mean, m2, count)
+        if self.standardize and self.scaling == "standard":
+            mean, m2, count, missing = moments(X, rows, fill)  # missing counted in the same pass
+        else:
+            missing = missing_counts(X, rows)
+        if not self.imputes:
+            raise_missing(missing, self.columns_, source)
+        self._learn_missing(dict(zip(self.columns_, missing.tolist(), strict=True)))
+        if not self.standardize:
+            self.scaler_ = Standardizer.identity(X.shape[1])
+        elif self.scaling == "standard":
+            self.scaler_ = Standardizer.from_moments(mean, m2, count)
+        else:
+            sample = sample_rows(X, rows)
+            if fill is not None:
+                sample = np.where(np.isnan(sample), fill, sample)
+            self._fit_order_statistics(sample)
         check_statistics(self.scaler_.mean, self.scaler_.scale, self.columns_, source)
         return self
 
-    def _array_fill(self, X: np.ndarray, rows: np.ndarray | None) -> list[Any]:
-        if self.impute == "mean":
-            # Chunked, so that a memory-mapped array is never read whole.
-            total, count = np.zeros(X.shape[1]), np.zeros(X.shape[1])
-            for chunk in row_chunks(X, rows):
-                block = chunk.astype(np.float64)
-                total += np.nansum(block, axis=0)
-                count += (~np.isnan(block)).sum(axis=0)
-            if (count == 0).any():
-                fill_value([], "mean", self.columns_[int(np.flatnonzero(count == 0)[0])])
-            return (total / count).tolist()
-        part = np.asarray(X if rows is None else X[rows], dtype=np.float64)
-        return [
-            fill_value(part[:, j], self.impute or "", self.columns_[j])
-            for j in range(part.shape[1])
-        ]
+    def _learn_missing(self, counts: dict[str, int]) -> None:
+        """Missing values per column of the training part; numeric columns with gaps get an
+        indicator input (where imputing: else there were none)."""
+        self.missing_ = {c: int(n) for c, n in counts.items() if n}
+        wanted = self.add_indicators and self.imputes
+        self.indicators_ = [c for c in self.missing_ if c not in self.categories_] if wanted else []
+
+    def _fit_order_statistics(self, X: np.ndarray) -> None:
+        """Robust or quantile scaling of the filled training values ``X``."""
+        if self.scaling == "quantile":
+            self.quantiles_ = fit_quantiles(X)
+            self.scaler_ = Standardizer.identity(X.shape[1])
+        else:
+            self.scaler_ = robust_standardizer(X)
 
     def _fit_table(self, frame: pd.DataFrame, source: str) -> Preprocessor:
         self.input_ = "table"
@@ -217,29 +169,39 @@ class Preprocessor:
         frame = frame.set_axis(self.columns_, axis=1)
         kinds = {c: is_categorical(frame[c]) for c in self.columns_}
         frame = frame.assign(**{c: category_text(frame[c]) for c in self.columns_ if kinds[c]})
-        self.categories_ = {}
-        self.fill_ = None
-        if self.impute is None:
+        if not self.imputes:
             check_missing(frame, source)
+        self.categories_ = {
+            c: fit_levels(frame[c], self.max_levels, missing=self.imputes)
+            for c in self.columns_
+            if kinds[c]
+        }
+        for column, levels in self.categories_.items():
+            if OTHER_LEVEL in levels:
+                log.info(
+                    "column %r has %d categories: the %d most frequent get an input each, the "
+                    "others share one (%s)",
+                    column,
+                    frame[column].nunique(),
+                    self.max_levels - 1,
+                    OTHER_LEVEL,
+                )
+        self._learn_missing(dict(zip(self.columns_, missing_counts(frame).tolist(), strict=True)))
+        self.fill_ = None
+        if self.imputes:
+            self.fill_ = [
+                (MISSING_LEVEL if MISSING_LEVEL in self.categories_[c] else None)
+                if kinds[c]
+                else fill_value(frame[c], str(self.impute), c)
+                for c in self.columns_
+            ]
+        numeric = self._numeric(self._fill_table(frame), source)
+        if not self.standardize:
+            self.scaler_ = Standardizer.identity(numeric.shape[1])
+        elif self.scaling == "standard":
+            self.scaler_ = Standardizer.fit(numeric)
         else:
-            self.fill_ = [fill_value(frame[c], self.impute, c) for c in self.columns_]
-        filled = self._fill_table(frame)
-        for column in self.columns_:
-            if kinds[column]:
-                self.categories_[column] = sorted(filled[column].dropna().unique().tolist())
-                if len(self.categories_[column]) > MANY_CATEGORIES:
-                    log.warning(
-                        "column %r has %d categories, one input each; leave it out with "
-                        "--features if it is an identifier",
-                        column,
-                        len(self.categories_[column]),
-                    )
-        numeric = self._numeric(filled, source)
-        self.scaler_ = (
-            Standardizer.fit(numeric)
-            if self.standardize
-            else Standardizer.identity(numeric.shape[1])
-        )
+            self._fit_order_statistics(numeric)
         names = [c for c in self.columns_ if c not in self.categories_]
         check_statistics(self.scaler_.mean, self.scaler_.scale, names, source)
         return self
@@ -265,44 +227,60 @@ class Preprocessor:
                     f"{source} has {X.shape[1]} features per row but the model was trained on "
                     f"{len(self.columns_)}; give the same features"
                 )
+            gaps = self._gaps(X, self.columns_)
             if self.fill_ is not None:
                 X = self._fill_array(X)
             else:
                 check_missing(X, source, self.columns_)
-            return self.scaler_.transform(X)
-        if not isinstance(X, pd.DataFrame):
-            raise DataError(
-                f"the model was trained on a table with columns {self.columns_[:5]}...; "
-                "give a CSV, TSV or Parquet file with those columns"
-            )
-        missing = [c for c in self.columns_ if c not in set(map(str, X.columns))]
-        if missing:
-            raise DataError(
-                f"{source} lacks the feature column(s) {missing[:5]} the model was trained on; "
-                "give a file with the same feature columns"
-            )
-        frame = X.set_axis([str(c) for c in X.columns], axis=1)[self.columns_]
+            scaled = self._scale(X)
+            if not gaps:
+                return scaled
+            return self._assemble(len(X), dict(zip(self.columns_, scaled.T, strict=True)), gaps)
+        frame = feature_table(X, self.columns_, source)
         frame = frame.assign(**{c: category_text(frame[c]) for c in self.categories_})
         if self.fill_ is None:
             check_missing(frame, source)
+        gaps = self._gaps(numeric_array(frame, self.indicators_, source), self.indicators_)
         frame = self._fill_table(frame)
-        numeric = self.scaler_.transform(self._numeric(frame, source))
-        parts, next_numeric = [], 0
+        numeric = [c for c in self.columns_ if c not in self.categories_]
+        scaled = self._scale(self._numeric(frame, source))
+        values: dict[str, np.ndarray] = dict(zip(numeric, scaled.T, strict=True))
+        for column, levels in self.categories_.items():
+            values[column] = indicators(
+                frame[column], levels, self.unknown_category, column, source
+            )
+        return self._assemble(len(frame), values, gaps)
+
+    def _gaps(self, X: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
+        """The missing-value indicators of ``X`` (its ``columns``) that the model takes."""
+        wanted = set(self.indicators_)
+        return {
+            c: np.isnan(X[:, j]).astype(np.float32) for j, c in enumerate(columns) if c in wanted
+        }
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        if self.quantiles_ is not None:
+            X = quantile_normal(X, self.quantiles_)
+        out = self.scaler_.transform(X)
+        if self.standardize and self.scaling == "robust":
+            smooth_clip(out)
+        return out
+
+    def _assemble(
+        self, n: int, values: dict[str, np.ndarray], gaps: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """One float32 matrix, the columns' outputs in the order of ``output_names_``."""
+        parts = []
         for column in self.columns_:
-            if column in self.categories_:
-                parts.append(
-                    one_hot(
-                        frame[column],
-                        self.categories_[column],
-                        self.unknown_category,
-                        column,
-                        source,
-                    )
-                )
-            else:
-                parts.append(numeric[:, next_numeric : next_numeric + 1])
-                next_numeric += 1
-        return np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0), np.float32)
+            part = values[column]
+            parts.append(part.reshape(n, -1))
+            if column in gaps:
+                parts.append(gaps[column].reshape(n, 1))
+        return (
+            np.concatenate(parts, axis=1, dtype=np.float32)
+            if parts
+            else np.zeros((n, 0), np.float32)
+        )
 
     def fit_transform(self, X: Features, source: str = "the training part") -> np.ndarray:
         return self.fit(X, source=source).transform(X, source)
@@ -317,16 +295,24 @@ class Preprocessor:
     def _fill_table(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.fill_ is None:
             return frame
-        return frame.fillna(dict(zip(self.columns_, self.fill_, strict=True)))
+        fill = {c: v for c, v in zip(self.columns_, self.fill_, strict=True) if v is not None}
+        return frame.fillna(fill)
 
     def _numeric(self, frame: pd.DataFrame, source: str) -> np.ndarray:
         columns = [c for c in self.columns_ if c not in self.categories_]
         return numeric_array(frame, columns, source)
 
+    def unknown_counts(self, X: Features) -> dict[str, int]:
+        """Per categorical column, the values of a raw table unseen in training (or beyond a
+        capped column's levels), which ``transform`` maps to ``(other)`` or all zeros."""
+        self._check_fitted()
+        return unseen_counts(X, self.categories_)
+
     # -- what it learned ------------------------------------------------------------------------
     @property
     def output_names_(self) -> list[str]:
-        """One name per output column: the column, or ``column=category`` for indicators."""
+        """One name per output column: the column, ``column=category`` for indicators, and
+        ``column=(missing)`` for a numeric column's missing-value indicator."""
         self._check_fitted()
         names = []
         for column in self.columns_:
@@ -334,6 +320,7 @@ class Preprocessor:
                 names += [f"{column}={c}" for c in self.categories_[column]]
             else:
                 names.append(column)
+                names += [column + MISSING_SUFFIX] * (column in self.indicators_)
         return names
 
     @property
@@ -342,7 +329,8 @@ class Preprocessor:
         self._check_fitted()
         sources = []
         for column in self.columns_:
-            sources += [column] * len(self.categories_.get(column, [None]))
+            width = len(self.categories_.get(column, [None])) + (column in self.indicators_)
+            sources += [column] * width
         return sources
 
     @property
@@ -361,28 +349,44 @@ class Preprocessor:
             "columns": self.columns_,
             "impute": self.impute,
             "fill": self.fill_,
+            "missing": self.missing_,
+            "missing_indicators": self.indicators_,
             "categories": self.categories_,
+            "max_categories": self.max_levels,
             "unknown_category": self.unknown_category,
             "scale_features": self.standardize,
+            "numeric_scaling": self.scaling,
             "standardize": self.scaler_.to_dict(),
+            "quantiles": None if self.quantiles_ is None else self.quantiles_.tolist(),
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Preprocessor:
-        """A fitted preprocessor from ``to_dict`` output (also reads the older
-        ``{"standardize": {...}}``-only form)."""
+        """A fitted preprocessor from ``to_dict`` output (also reads older forms: the
+        ``{"standardize": {...}}``-only one, and those before missing-value indicators and
+        robust scaling, whose absent keys mean standard scaling and no indicators)."""
         scaler = Standardizer.from_dict(state["standardize"])
-        self = cls(state.get("impute"), state.get("unknown_category", "error"))
+        self = cls(
+            state.get("impute"),
+            state.get("unknown_category", "error"),
+            bool(state.get("scale_features", True)),
+            state.get("numeric_scaling", "standard"),
+            int(state.get("max_categories", MAX_LEVELS)),
+            bool(state.get("missing_indicators")),
+        )
         self.input_ = state.get("input", "array")
         self.columns_ = list(state.get("columns") or [f"x{i}" for i in range(len(scaler.mean))])
         self.fill_ = state.get("fill")
         self.categories_ = {k: list(v) for k, v in (state.get("categories") or {}).items()}
-        self.standardize = bool(state.get("scale_features", True))
+        self.missing_ = dict(state.get("missing") or {})
+        self.indicators_ = list(state.get("missing_indicators") or [])
+        quantiles = state.get("quantiles")
+        self.quantiles_ = None if quantiles is None else np.asarray(quantiles, dtype=np.float64)
         self.scaler_ = scaler
         return self
 
     def __repr__(self) -> str:
         return (
             f"Preprocessor(impute={self.impute!r}, unknown_category={self.unknown_category!r}, "
-            f"standardize={self.standardize})"
+            f"standardize={self.standardize}, scaling={self.scaling!r})"
         )

@@ -1,17 +1,20 @@
 """What an exported model takes: raw features as one float matrix and, for a table with
 categorical columns, one integer code per categorical column.
 
-An exported file computes a run's whole preprocessing itself (imputation, standardisation,
-one-hot encoding, input groups), so a user feeds it raw values:
+An exported file computes a run's whole preprocessing itself (missing-value indicators,
+imputation, scaling, one-hot encoding, input groups), so a user feeds it raw values:
 
 - ``features``: float32 ``(batch, numeric columns)``, the numeric columns in the order listed
   in the export's ``model.json`` (``inputs.features``), missing values as NaN (imputed in the
-  graph where the run imputed);
+  graph where the run imputed); float64 for a run with quantile scaling, whose graph compares
+  raw values with the training quantiles exactly as the run does (a value rounded to float32
+  would fall beside a quantile it equals);
 - ``categories`` (only where the run has categorical columns): int64 ``(batch, categorical
   columns)``; the code of a value is its position in that column's code table
   (``inputs.categories`` in ``model.json``), ``-1`` is a missing value (the run's fill category
-  where it imputed, else all-zero indicators) and any other code, e.g. ``-2``, an unseen category
-  (all-zero indicators, as ``unknown_category = "ignore"``).
+  where it imputed, else all-zero indicators) and any other code, e.g. ``-2``, an unseen category:
+  the column's ``(other)`` level where its table has one (a column capped at ``max_categories``),
+  else all-zero indicators, as ``unknown_category = "ignore"``.
 
 ``graph_inputs`` does that encoding with the same checks as the run's preprocessing, so
 ``mlpkit predict --engine`` refuses what the eager model refuses, with the same messages.
@@ -25,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.encode import category_text, check_missing, numeric_array, one_hot
+from ..data.encode import category_text, check_missing, numeric_array
+from ..data.levels import OTHER_LEVEL, indicators
 from ..data.preprocess import Preprocessor
 from ..data.source import Features
 from ..errors import DataError
@@ -41,6 +45,7 @@ class InputLayout:
 
     numeric: list[str]
     categories: dict[str, list[str]] = field(default_factory=dict)
+    dtype: str = "float32"  # of the features: float64 where quantile scaling compares them
 
     @classmethod
     def of(cls, preprocessor: Preprocessor) -> InputLayout:
@@ -48,6 +53,7 @@ class InputLayout:
         return cls(
             [c for c in preprocessor.columns_ if c not in tables],
             {c: list(tables[c]) for c in preprocessor.columns_ if c in tables},
+            "float32" if preprocessor.quantiles_ is None else "float64",
         )
 
     @property
@@ -60,7 +66,7 @@ class InputLayout:
         described: dict[str, Any] = {}
         if self.numeric:
             described["features"] = {
-                "dtype": "float32",
+                "dtype": self.dtype,
                 "shape": ["batch", len(self.numeric)],
                 "columns": self.numeric,
                 "missing": "NaN",
@@ -98,11 +104,11 @@ def graph_inputs(
             )
         if preprocessor.fill_ is None:
             check_missing(X, source, preprocessor.columns_)
-        return {"features": np.ascontiguousarray(X, dtype=np.float32)}
+        return {"features": np.ascontiguousarray(X, dtype=layout.dtype)}
     frame = _table(raw, preprocessor, source)
     inputs: dict[str, np.ndarray] = {}
     if layout.numeric:
-        inputs["features"] = numeric_array(frame, layout.numeric, source, np.float32)
+        inputs["features"] = numeric_array(frame, layout.numeric, source, np.dtype(layout.dtype))
     if layout.categories:
         codes = [
             _codes(frame[c], table, preprocessor.unknown_category, c, source)
@@ -135,11 +141,17 @@ def _table(raw: Features, preprocessor: Preprocessor, source: str) -> pd.DataFra
 def _codes(
     values: pd.Series, table: list[str], unknown: str, column: str, source: str
 ) -> np.ndarray:
+    """A column's codes (text values, missing ones as ``None``), as ``levels.indicators``
+    encodes them: an unseen category on ``(other)`` where the table has it, else refused or
+    ``UNKNOWN_CODE``."""
     codes = pd.Categorical(values, categories=table).codes.astype(np.int64)
     unseen = (codes < 0) & values.notna().to_numpy()
     if unseen.any():
-        # The eager encoding's own check, on the unseen rows only: the same error, or nothing
-        # where the run ignores unseen categories.
-        one_hot(values[unseen], table, unknown, column, source)
-        codes[unseen] = UNKNOWN_CODE
+        if OTHER_LEVEL in table:
+            codes[unseen] = table.index(OTHER_LEVEL)
+        else:
+            # The eager encoding's own check, on the unseen rows only: the same error, or
+            # nothing where the run ignores unseen categories.
+            indicators(values[unseen], table, unknown, column, source)
+            codes[unseen] = UNKNOWN_CODE
     return codes

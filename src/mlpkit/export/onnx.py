@@ -2,6 +2,9 @@
 self-contained file (weights inside, no ``.onnx.data`` beside it), ``onnx.checker`` clean, the
 batch dimension dynamic; run with ONNX Runtime.
 
+A run with quantile scaling is refused: its graph needs the inverse error function and a
+sorted search, which ONNX has no operators for (pt2 and TorchScript export it).
+
 Needs the ``export`` extra (onnx, onnxscript, onnxruntime): ``pip install 'mlpkit[export]'``.
 """
 
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import require
+from ..errors import ExportError, require
 
 FILE = "model.onnx"
 NEEDS = ("onnx", "onnxscript", "onnxruntime")
@@ -29,6 +32,11 @@ def serialize(
     serving: nn.Module, example: dict[str, torch.Tensor], spec: dict[str, Any], opset: int | None
 ) -> tuple[bytes, dict[str, Any]]:
     """The ONNX file's bytes, checked, with the export's ``model.json`` in its metadata."""
+    if getattr(serving, "quantile", False):
+        raise ExportError(
+            "the run's quantile scaling cannot be exported to onnx; retrain with "
+            "--numeric-scaling robust or standard"
+        )
     onnx = require("onnx", "export")
     require("onnxscript", "export")
     batch = torch.export.Dim("batch", min=1)

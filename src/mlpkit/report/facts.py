@@ -68,7 +68,7 @@ def data_facts(config: Any, prepared: Any) -> dict[str, Any]:
 def _missing_filled(config: Any, source: Any) -> dict[str, Any] | None:
     """How many missing values the imputer filled (None when imputation is off: missing values
     are refused then, so there were none)."""
-    if config.data.impute is None:
+    if config.data.impute in (None, "none"):
         return None
     tables = [source.X] + [part[0] for part in (source.val, source.test) if part is not None]
     count = 0

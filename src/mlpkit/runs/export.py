@@ -70,6 +70,12 @@ def export_run(
     model, metadata = load_model(run_dir)
     preprocessor, _ = saved_preprocessing(metadata)
     serving = build_serving(model, metadata)
+    if getattr(serving, "quantile", False) and "onnx" in names and len(names) > 1:
+        # Asked for with others (or all): the rest are written; asked for alone, it is refused.
+        warnings.warn(
+            "the run's quantile scaling cannot be exported to onnx; skipping onnx", stacklevel=2
+        )
+        names.remove("onnx")
     rows, described = held_out_rows(run_dir, preprocessor)
     inputs = graph_inputs(rows, preprocessor, described)
     expected = eager_outputs(model, metadata, rows, described)

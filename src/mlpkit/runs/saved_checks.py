@@ -40,7 +40,8 @@ def check_preprocessing(metadata: dict[str, Any]) -> None:
     fill = state.get("fill")
     if fill is not None and (not isinstance(fill, list) or len(fill) != len(columns)):
         raise corrupted(f"its fill values are not one per column ({len(columns)})")
-    _check_input_width(metadata, numeric + sum(len(v) for v in categories.values()))
+    indicators = len(state.get("missing_indicators") or [])  # one input per numeric column
+    _check_input_width(metadata, numeric + indicators + sum(len(v) for v in categories.values()))
     target = state.get("target")
     if target is not None:
         outputs = metadata.get("architecture", {}).get("out_features")

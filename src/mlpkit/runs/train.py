@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,17 @@ import pandas as pd
 
 from ..callbacks.base import Callback
 from ..callbacks.checkpoint import Checkpoint
+from ..callbacks.tensorboard import TensorBoard
 from ..config import FIT_SETTINGS, RunConfig
 from ..data.fingerprint import check_unchanged, data_files
 from ..data.prepare import prepare_data
+from ..data.summary import preprocessing_summary
+from ..devices import cpu_threads
 from ..inference.evaluation import evaluate
 from ..io.atomic import write_text
 from ..io.weights import save_model
 from ..models import MLP
+from ..training.defaults import resolve_label_smoothing, resolve_training, steps_per_epoch
 from ..training.fit import fit
 from ..training.interrupt import TrainingInterrupted
 from ..training.seeding import seed_everything
@@ -45,10 +49,28 @@ class RunResult:
     test_metrics: dict[str, float]
     model: MLP
     config: RunConfig
+    preprocessing: list[tuple[str, str]] = field(default_factory=list)  # for the summary
 
     @property
     def step(self) -> str:
         return str(self.history.attrs.get("step_details", "autograd"))
+
+    @property
+    def training(self) -> list[tuple[str, str]]:
+        """Summary lines: the preset, epochs run of planned, whose weights were kept, the label
+        smoothing of a cross-entropy loss."""
+        attrs, ran = self.history.attrs, len(self.history)
+        epochs = f"{ran} of {attrs.get('epochs', ran)}"
+        if attrs.get("stopped"):
+            epochs += ", stopped early"  # the reason is in the log and in run.json
+        lines = [("preset", self.config.preset), ("epochs", epochs)]
+        kept = attrs.get("kept_epoch")
+        if kept is not None:
+            best = f"best {self.config.train.monitor or 'val_loss'}" if kept != ran else "the last"
+            lines.append(("weights kept", f"epoch {kept} ({best})"))
+        if self.config.optim.loss == "cross_entropy":
+            lines.append(("label smoothing", f"{self.config.optim.label_smoothing or 0:g}"))
+        return lines
 
 
 def train_run(
@@ -69,7 +91,7 @@ def train_run(
         check_unchanged(resume_from.get("data_files"), files)
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
-    config = resolve(config, prepared.source)
+    config = _left_to_the_data(resolve(config, prepared.source), prepared)
     model = build_model(config, prepared)
     loss = run_loss(config, prepared.y_train)
     metrics = run_metrics(config, prepared.target_scaler)
@@ -79,6 +101,8 @@ def train_run(
     else:  # a resumed run writes where it was stopped (a replacement's staging folder too)
         folder = RunFolder(Path(resume_from.get("replaces") or run_dir), path=run_dir)
     config.out = str(folder.target)
+    # Made before the folder is: without the tensorboard package, nothing is written.
+    board = [TensorBoard.for_run(folder.path)] if config.tensorboard else []
     with folder:
         run_dir = folder.path
         # Written first, so that a run stopped part-way can be resumed or rerun from its folder.
@@ -91,7 +115,7 @@ def train_run(
         if folder.replacing:
             extra["replaces"] = str(folder.target)
         checkpoint = Checkpoint.from_settings(run_dir / "checkpoints", config.train, extra=extra)
-        callbacks = [HistoryFile(run_dir), *callbacks]
+        callbacks = [HistoryFile(run_dir), *board, *callbacks]
         try:
             history = _fit(
                 config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from
@@ -99,15 +123,30 @@ def train_run(
         except TrainingInterrupted as stop:
             stop.run_dir = run_dir
             raise
-        test_metrics: dict[str, float] = {}
-        if prepared.test is not None:
-            test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
-        write_text(run_dir / "history.csv", history.to_csv(index=False))
-        write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
-        save_model(run_dir, model, model_metadata(config, prepared, loss))
-        finish_run(run_dir, config, prepared, model, history, test_metrics)  # run.json, report
+        # The threads that trained fastest evaluate too (on a busy machine, fewer than torch's).
+        with cpu_threads(history.attrs.get("threads")):
+            test_metrics: dict[str, float] = {}
+            if prepared.test is not None:
+                test_metrics = evaluate(model, prepared.test, metrics, loss=loss)
+            write_text(run_dir / "history.csv", history.to_csv(index=False))
+            write_text(run_dir / "metrics.json", json.dumps(test_metrics, indent=2))
+            save_model(run_dir, model, model_metadata(config, prepared, loss))
+            finish_run(run_dir, config, prepared, model, history, test_metrics)  # run.json, report
         folder.commit()
-    return RunResult(folder.target, history, test_metrics, model, config)
+    summary = preprocessing_summary(prepared)
+    return RunResult(folder.target, history, test_metrics, model, config, summary)
+
+
+def _left_to_the_data(config: RunConfig, prepared) -> RunConfig:
+    """Epochs, early stopping and label smoothing decided as ``fit`` decides them, so that
+    ``config.toml`` says what ran (and a resume plans the same epochs)."""
+    resolved = config.model_copy(deep=True)
+    train = config.train
+    steps = steps_per_epoch(len(prepared.y_train), train.batch_size, train.drop_last)
+    resolved.train = resolve_training(train, steps, has_validation=prepared.val is not None)
+    if config.optim.loss == "cross_entropy":
+        resolved.optim.label_smoothing = resolve_label_smoothing(config.optim, resolved.train)
+    return resolved
 
 
 def _fit(config, model, loss, metrics, prepared, checkpoint, callbacks, resume_from):

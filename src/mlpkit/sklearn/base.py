@@ -21,6 +21,7 @@ from ..callbacks.base import Callback, TrainingState
 from ..config import FIT_SETTINGS, RunConfig, Setting
 from ..config.settings import unknown
 from ..data.encode import is_categorical, tidy_table
+from ..data.prepare import preprocessor_for
 from ..data.preprocess import Preprocessor
 from ..inference.evaluation import EVAL_BATCH_SIZE, infer
 from ..models import MLP
@@ -84,7 +85,7 @@ class MLPEstimator(BaseEstimator, ABC):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = getattr(self, "impute", None) is not None
+        tags.input_tags.allow_nan = self._imputes()
         tags.input_tags.categorical = True  # DataFrames with text or category columns
         return tags
 
@@ -127,8 +128,13 @@ class MLPEstimator(BaseEstimator, ABC):
         return run_config(self._settings, {name: getattr(self, name) for name in self._settings})
 
     def _preprocessor(self, config: RunConfig) -> Preprocessor:
-        data = config.data
-        return Preprocessor(data.impute, data.unknown_category, standardize=data.scale_features)
+        """The preprocessing settings, each from its declared setting as ``mlpkit train``
+        passes it (``data.prepare.prepare_data``)."""
+        return preprocessor_for(config.data)
+
+    def _imputes(self) -> bool:
+        """Whether missing values are filled: ``impute="none"`` (or None) refuses them."""
+        return getattr(self, "impute", None) not in (None, "none")
 
     def _build_model(self, config: RunConfig, n_inputs: int) -> MLP:
         model = config.model
@@ -179,13 +185,12 @@ class MLPEstimator(BaseEstimator, ABC):
                 raise ValueError("X has 0 samples; a minimum of 1 is required")
             frame = X.set_axis([str(c) for c in X.columns], axis=1)
             return tidy_table(frame, "X", getattr(self, "categorical", None) or ())
-        allow_nan = getattr(self, "impute", None) is not None
         X = validate_data(
             self,
             X,
             reset=reset,
             dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_all_finite="allow-nan" if self._imputes() else True,
         )
         if y is not None:
             check_consistent_length(X, y)

@@ -18,6 +18,7 @@ from torch import nn
 from ..callbacks.base import Callback
 from ..callbacks.checkpoint import Checkpoint
 from ..callbacks.controls import training_controls
+from ..callbacks.early_stopping import EarlyStopping
 from ..config import FIT_SETTINGS, OptimConfig, TrainConfig, fit_settings
 from ..data.batching import TensorBatcher, make_batches, rows_of
 from ..devices import resolve_device
@@ -29,6 +30,7 @@ from ..losses import named_loss, resolve_loss
 from ..metrics import check_labels, get_metrics
 from ..nested import call_model, leaves, primary
 from ..optim import make_optimizer
+from .defaults import resolve_label_smoothing, resolve_training
 from .precision import fall_back_to_fp32, resolve_precision
 from .seeding import deterministic_algorithms, seed_everything
 from .step_timing import bf16_step_problem
@@ -56,7 +58,9 @@ def fit(
     and ``train_<metric>`` / ``val_<metric>`` for each metric. ``train`` and ``val`` are
     ``(X, y)`` arrays or tensors, a ``Dataset`` or a ``DataLoader``; ``X`` may be a tuple or a
     dict of inputs, ``y`` a tuple or dict of targets (give ``loss`` as a list or dict then,
-    with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran.
+    with ``loss_weights``). ``df.attrs["step"]`` says whether the fused or autograd step ran,
+    ``df.attrs["epochs"]`` how many were planned and ``df.attrs["kept_epoch"]`` whose weights
+    the model ends with (the best validation epoch's, by default).
     A ``Dataset`` streams through a ``DataLoader`` with ``num_workers`` worker processes, kept
     alive across epochs unless ``persistent_workers=False``.
 
@@ -65,6 +69,10 @@ def fit(
     ``resume_from`` (a checkpoint file, a folder, or a loaded checkpoint) continues that run up
     to ``epochs`` in total, exactly as if it had not stopped, given the same arguments. SIGINT /
     SIGTERM stop training after the current step with ``TrainingInterrupted``.
+
+    By default the epochs come from the data size (``mlpkit.training.defaults``: about 2,000
+    steps), training stops early once the validation loss has not improved for a fifth of them,
+    and the best validation epoch's weights are restored (``restore_best``).
 
     Every other keyword is a setting of ``mlpkit train`` (the same defaults and checks): the
     optimizer and its options, ``label_smoothing`` and ``class_weights`` for a loss given by
@@ -99,6 +107,8 @@ def fit(
         persistent_workers=persistent_workers,
     )
     _no_lone_batchnorm_rows(model, train_batches)
+    # epochs and early stopping left to the data (None) are decided from the steps per epoch.
+    run = resolve_training(run, len(train_batches), has_validation=val is not None)
     val_batches = None
     if val is not None:
         val_batches = make_batches(
@@ -109,7 +119,8 @@ def fit(
             num_workers=run.num_workers,
             persistent_workers=persistent_workers,
         )
-    loss_fn = _loss(loss, loss_weights, optim, settings, train_batches)
+    smoothing = resolve_label_smoothing(optim, run)
+    loss_fn = _loss(loss, loss_weights, optim, settings, train_batches, smoothing)
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(device)
     _labels_as_indices(loss_fn, train_batches, val_batches)
@@ -130,7 +141,15 @@ def fit(
         if problem is not None:
             fall_back_to_fp32(device, problem)
             autocast_dtype = None
-    callbacks = [*training_controls(optim, run), *callbacks]
+    callbacks = list(callbacks)
+    # A user's own EarlyStopping decides on stopping and best weights instead of the settings.
+    own_stopping = any(isinstance(c, EarlyStopping) for c in callbacks)
+    controls = training_controls(
+        optim,
+        run.model_copy(update={"early_stopping": 0}) if own_stopping else run,
+        has_validation=val is not None and not own_stopping,
+    )
+    callbacks = [*controls, *callbacks]
     if checkpoint is not None:
         callbacks.append(_checkpoint(checkpoint, run))
     trainer = Trainer(
@@ -149,19 +168,30 @@ def fit(
         autocast_dtype=autocast_dtype,
         compile=run.compile,
         threads=run.threads,
+        adaptive_threads=not run.deterministic,
     )
     if resume_from is not None:
         _resume(trainer, resume_from, run.epochs)
     with deterministic_algorithms(run.deterministic):
-        return trainer.fit()
+        history = trainer.fit()
+    if isinstance(loss, str) and loss == "cross_entropy":
+        history.attrs["label_smoothing"] = smoothing
+    return history
 
 
-def _loss(loss: Any, loss_weights: Any, optim: OptimConfig, given: dict[str, Any], batches):
+def _loss(
+    loss: Any,
+    loss_weights: Any,
+    optim: OptimConfig,
+    given: dict[str, Any],
+    batches,
+    smoothing: float,
+):
     """The loss function: by name with the run's label smoothing and class weights, or the
     user's own (which then owns those options)."""
     if isinstance(loss, str):
         targets = batches.targets if isinstance(batches, TensorBatcher) else None
-        return named_loss(loss, optim.label_smoothing, optim.class_weights, targets)
+        return named_loss(loss, smoothing, optim.class_weights, targets)
     if optim.class_weights is not None:
         raise ConfigError("class_weights applies to a loss given by name, e.g. 'cross_entropy'")
     if "label_smoothing" in given and not isinstance(loss, (list, tuple, dict)):
@@ -169,7 +199,7 @@ def _loss(loss: Any, loss_weights: Any, optim: OptimConfig, given: dict[str, Any
             "label_smoothing applies to a loss given by name ('cross_entropy'); "
             "set it on your own loss instead"
         )
-    return resolve_loss(loss, loss_weights, optim.label_smoothing)
+    return resolve_loss(loss, loss_weights, smoothing)
 
 
 def _checkpoint(checkpoint: str | Path | Checkpoint, run: TrainConfig) -> Checkpoint:

@@ -30,6 +30,7 @@ from .epoch_progress import EpochProgress
 from .interrupt import TrainingInterrupted, catch_signals
 from .seeding import random_states, restore_random_states
 from .step import choose_step, describe_step, recommended_threads
+from .threads import ThreadChooser
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Trainer:
         autocast_dtype: torch.dtype | None = None,
         compile: bool = False,
         threads: int | None = None,
+        adaptive_threads: bool = True,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
@@ -77,6 +79,13 @@ class Trainer:
             compile=compile,
         )
         self.threads = threads if threads is not None else self._recommended_threads()
+        # Threads the user did not set follow the measured speed of the steps (threads.py),
+        # unless results must repeat bit for bit: another count rounds sums differently.
+        self.thread_chooser = (
+            ThreadChooser(self.threads or torch.get_num_threads())
+            if threads is None and adaptive_threads and device.type == "cpu"
+            else None
+        )
         self.state = TrainingState(
             model=model,
             optimizer=optimizer,
@@ -107,7 +116,9 @@ class Trainer:
     def fit(self):
         """Train up to ``epochs``; on SIGINT / SIGTERM raise ``TrainingInterrupted`` (see
         ``mlpkit.training.interrupt``) after the current step."""
-        with catch_signals(self._request_stop), cpu_threads(self.threads):
+        chooser = self.thread_chooser
+        threads = self.threads if chooser is None else chooser.threads
+        with catch_signals(self._request_stop), cpu_threads(threads):
             self._fire("on_fit_start")
             try:
                 while self.state.epoch < self.state.epochs:
@@ -122,13 +133,27 @@ class Trainer:
             step=self.step.name,
             step_details=describe_step(self.step),
             device=str(self.device),
-            threads=self.threads,
             stopped=self.stop_reason,
+            epochs=self.state.epochs,
+            kept_epoch=self.state.kept_epoch or self.epoch,
+            **self._threads_used(),
         )
         return frame
 
     def _recommended_threads(self) -> int | None:
         return recommended_threads(self.step, self.device, self.train_batches)
+
+    def _threads_used(self) -> dict[str, Any]:
+        """The threads for the summary: those set, or the count that trained the most samples
+        and how often the chooser changed it."""
+        chooser = self.thread_chooser
+        if chooser is None:
+            return {"threads": self.threads, "threads_adaptive": False}
+        return {
+            "threads": chooser.most_used(),
+            "threads_adaptive": chooser.adapts,
+            "thread_changes": chooser.changes,
+        }
 
     def _epoch(self) -> None:
         resumed = self._resume_progress  # an epoch a signal stopped part-way, to finish
@@ -162,12 +187,17 @@ class Trainer:
         )  # fmt: skip
         state = self.state
         state.step = len(sizes)
+        chooser = self.thread_chooser
+        if chooser is not None:
+            chooser.start_clock()
         for index, (inputs, target) in enumerate(
             self.train_batches.batches(state.step), start=state.step
         ):
             loss, out = self.step.train_batch(inputs, target)
             step_losses[index] = loss
             sizes.append(len(primary(target)))
+            if chooser is not None:
+                chooser.step_done(sizes[-1])
             if self.metrics:
                 outputs.append(primary(out))
                 targets.append(primary(target))

@@ -154,8 +154,10 @@ def make_pruner(spec: StudySpec) -> Any:
     if spec.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials)
     if spec.pruner == "hyperband":
+        # Epochs left to the data (None) are not known here: Optuna then takes the most epochs
+        # a trial reports.
         epochs = spec.base.train.epochs
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs or "auto")
     return optuna.pruners.NopPruner()
 
 
