@@ -18,6 +18,7 @@ than on one, so trials then stay about 5% of the run whatever a step costs.
 from __future__ import annotations
 
 import collections
+import math
 import os
 import time
 from collections.abc import Callable
@@ -32,8 +33,6 @@ LONGEST_HOLD_SECONDS = 10.0
 HOLD_PER_SECOND_LOST = 20
 # Another count is taken only when it trains this much faster: timing noise must not flip it.
 CLEAR_GAIN = 0.9
-# The first steps of a run allocate and warm caches; they say nothing about thread counts.
-WARMUP_STEPS = 2
 
 
 def usable_cores() -> int:
@@ -66,38 +65,44 @@ class ThreadChooser:
         self.threads = max(1, min(start, self.cores))
         self.adapts = self.cores > 1
         self.changes = 0
-        self.seconds_at: collections.Counter[int] = collections.Counter()  # per thread count
-        self.samples_at: collections.Counter[int] = collections.Counter()
         self._hold = FIRST_HOLD_SECONDS
-        self._trial: list[int] = []  # counts still to time in this trial, the current first
+        self._trial = self._trial_counts()  # counts still to time in this trial, the current first
         self._timed: dict[int, tuple[float, int]] = {}  # seconds, samples of each count tried
-        self._spell_seconds = 0.0
-        self._spell_samples = 0
-        self._warmup = WARMUP_STEPS
+        # The spell that runs now: its seconds, samples and length. The first, of one step, is
+        # the warm-up; a step only adds to the spell, whose end decides what comes next.
+        self._spell_seconds, self._spell_samples = 0.0, 0
+        self._spell_length = 0.0 if self.adapts else math.inf
+        self._warming = True
+        self._seconds_at: collections.Counter[int] = collections.Counter()  # finished spells
+        self._samples_at: collections.Counter[int] = collections.Counter()
         self._clock = self.clock()
-        self._trial = self._trial_counts()  # the loop starts on ``threads``, the first of them
 
     def start_clock(self) -> None:
         self._clock = self.clock()
 
     def step_done(self, samples: int) -> None:
         now = self.clock()
-        seconds, self._clock = now - self._clock, now
-        self.seconds_at[self.threads] += seconds
-        self.samples_at[self.threads] += samples
-        if not self.adapts:
-            return
-        if self._warmup:
-            self._warmup -= 1
-            return
-        self._spell_seconds += seconds
+        self._spell_seconds += now - self._clock
         self._spell_samples += samples
-        if self._trial:
-            if self._spell_seconds >= TRIAL_SECONDS:
-                self._timed[self.threads] = (self._spell_seconds, self._spell_samples)
-                self._next_in_trial()
-        elif self._spell_seconds >= self._hold:
-            self._begin_trial()
+        self._clock = now
+        if self._spell_seconds >= self._spell_length:
+            self._spell_over()
+
+    @property
+    def seconds_at(self) -> collections.Counter[int]:
+        """Seconds of training on each thread count so far."""
+        return self._with_spell(self._seconds_at, self._spell_seconds)
+
+    @property
+    def samples_at(self) -> collections.Counter[int]:
+        """Samples trained on each thread count so far."""
+        return self._with_spell(self._samples_at, self._spell_samples)
+
+    def _with_spell(self, done: collections.Counter[int], now: float) -> collections.Counter[int]:
+        total = collections.Counter(done)
+        if self._spell_samples:
+            total[self.threads] += now
+        return total
 
     def most_used(self) -> int:
         """The count that trained the most samples, for the run summary."""
@@ -107,16 +112,23 @@ class ThreadChooser:
         others = {max(1, self.threads // 2), min(self.cores, self.threads * 2)} - {self.threads}
         return [self.threads, *sorted(others)]
 
-    def _begin_trial(self) -> None:
-        self._trial = self._trial_counts()
-        self._timed = {}
-        self._set(self.threads)
+    def _spell_over(self) -> None:
+        self._seconds_at[self.threads] += self._spell_seconds
+        self._samples_at[self.threads] += self._spell_samples
+        upcoming = self.threads
+        if self._warming:
+            self._warming = False
+        elif self._trial:
+            self._timed[self.threads] = (self._spell_seconds, self._spell_samples)
+            self._trial.pop(0)
+            upcoming = self._trial[0] if self._trial else self._keep_the_fastest()
+        else:  # the hold is over: a new trial, the current count first
+            self._trial = self._trial_counts()
+            self._timed = {}
+        self._set(upcoming)
 
-    def _next_in_trial(self) -> None:
-        self._trial.pop(0)
-        if self._trial:
-            self._set(self._trial[0])
-            return
+    def _keep_the_fastest(self) -> int:
+        """The count this trial keeps: the one timed first unless another is clearly faster."""
         speeds = {count: seconds / samples for count, (seconds, samples) in self._timed.items()}
         first, *others = speeds
         fastest = min(others, key=speeds.get, default=first)
@@ -128,10 +140,12 @@ class ThreadChooser:
             self.changes += 1
             hold = FIRST_HOLD_SECONDS
         self._hold = min(max(hold, HOLD_PER_SECOND_LOST * lost), LONGEST_HOLD_SECONDS)
-        self._set(kept)
+        return kept
 
     def _set(self, threads: int) -> None:
+        """The next spell: on ``threads``, as long as a trial's or the hold."""
         self._spell_seconds, self._spell_samples = 0.0, 0
-        if threads != self.threads or torch.get_num_threads() != threads:
-            self.threads = threads
+        self._spell_length = TRIAL_SECONDS if self._trial else self._hold
+        self.threads = threads
+        if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)

@@ -81,11 +81,10 @@ class Trainer:
         self.threads = threads if threads is not None else self._recommended_threads()
         # Threads the user did not set follow the measured speed of the steps (threads.py),
         # unless results must repeat bit for bit: another count rounds sums differently.
-        self.thread_chooser = (
-            ThreadChooser(self.threads or torch.get_num_threads())
-            if threads is None and adaptive_threads and device.type == "cpu"
-            else None
-        )
+        chooser = None
+        if threads is None and adaptive_threads and device.type == "cpu":
+            chooser = ThreadChooser(self.threads or torch.get_num_threads())
+        self.thread_chooser = chooser if chooser is not None and chooser.adapts else None
         self.state = TrainingState(
             model=model,
             optimizer=optimizer,
@@ -151,7 +150,7 @@ class Trainer:
             return {"threads": self.threads, "threads_adaptive": False}
         return {
             "threads": chooser.most_used(),
-            "threads_adaptive": chooser.adapts,
+            "threads_adaptive": True,
             "thread_changes": chooser.changes,
         }
 
