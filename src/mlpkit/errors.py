@@ -38,6 +38,12 @@ class WriteError(MlpkitError, OSError):
     """A file could not be written: a full disk, a read-only folder, a path that is a file."""
 
 
+class DistributedError(MlpkitError, RuntimeError):
+    """A rank of a distributed run died, hung or could not join; the run ends (exit code 1)."""
+
+    exit_code = 1
+
+
 class MissingExtraError(MlpkitError, ImportError):
     """An optional dependency is not installed."""
 

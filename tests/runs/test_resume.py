@@ -248,8 +248,8 @@ def test_the_command_refuses_settings_besides_epochs_and_the_optimizers_with_res
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: --resume continues a run with the settings it was started with, so "
-        "--batch-size cannot be given with it; only --epochs (the new total) and --lr, "
-        "--momentum, --weight-decay, --nesterov can"
+        "--batch-size cannot be given with it; only --epochs (the new total), --nproc and "
+        "--lr, --momentum, --weight-decay, --nesterov can"
     ]
 
 

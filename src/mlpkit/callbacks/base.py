@@ -73,6 +73,8 @@ class Callback:
     """
 
     order = 0
+    # Whether it writes files or to the terminal: in a data-parallel run only rank 0 calls it.
+    writes = False
 
     def setup(self, state: TrainingState) -> None:
         """Once, when the trainer is built and before a checkpoint is loaded into it: build what
@@ -129,6 +131,8 @@ class History(Callback):
 
 class LogEpochs(Callback):
     """Logs each epoch's row at INFO level (the CLI shows a progress bar instead)."""
+
+    writes = True
 
     def on_epoch_end(self, state: TrainingState) -> None:
         shown = ", ".join(

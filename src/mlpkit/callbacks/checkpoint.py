@@ -36,6 +36,7 @@ class Checkpoint(Callback):
     """
 
     order = 100  # after the callbacks whose state it saves
+    writes = True
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ class TensorBoard(Callback):
     """
 
     order = 110  # after the checkpoint: an epoch written here is one a resume will not redo
+    writes = True
 
     def __init__(self, log_dir: str | Path, *, needed_by: str = "the TensorBoard callback"):
         self.log_dir = Path(log_dir)

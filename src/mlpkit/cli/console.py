@@ -51,7 +51,10 @@ def summary_table(result) -> Table:
     table.add_row("training time", f"{last.get('total_time', 0.0):.2f} s")
     table.add_row("step", result.step)
     if history.attrs.get("threads") is not None:
-        table.add_row("threads", thread_text(history.attrs))
+        per_rank = " per process" if history.attrs.get("processes", 1) > 1 else ""
+        table.add_row("threads", thread_text(history.attrs) + per_rank)
+    if history.attrs.get("processes", 1) > 1:
+        table.add_row("processes", f"{history.attrs['processes']} (data-parallel)")
     if peak := peak_memory_mb():
         table.add_row("peak memory", f"{peak:.0f} MB")
     for label, text in getattr(result, "preprocessing", []):

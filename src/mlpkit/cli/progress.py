@@ -20,6 +20,8 @@ class ProgressBar(Callback):
     for the device, which the loop otherwise does once per epoch.
     """
 
+    writes = True
+
     def __init__(self, refresh: float = 0.25) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description:>5}"),

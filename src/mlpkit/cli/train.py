@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,7 @@ def train(
     if config is not None and "out" not in settings:
         base.out = None  # a rerun gets a folder of its own
     run_config = merge(base, settings)
+    _launch_ranks(run_config.nproc)
 
     from ..runs.train import train_run
 
@@ -51,20 +53,32 @@ def train(
 
 
 def _resume(run_dir: Path, config: Path | None, settings: dict[str, Any]) -> None:
-    from ..runs.resume import STAGED, resume_run
+    from ..runs.resume import STAGED, planned_processes, resume_run
 
-    others = sorted(k for k in settings if k != "epochs" and k not in STAGED)
+    others = sorted(k for k in settings if k not in ("epochs", "nproc") and k not in STAGED)
     if config is not None or others:
         flags = [f"--{k.replace('_', '-')}" for k in others]
         given = ", ".join(["a config file"] * (config is not None) + flags)
         allowed = ", ".join(f"--{k.replace('_', '-')}" for k in STAGED)
         raise ConfigError(
             f"--resume continues a run with the settings it was started with, so {given} "
-            f"cannot be given with it; only --epochs (the new total) and {allowed} can"
+            f"cannot be given with it; only --epochs (the new total), --nproc and {allowed} can"
         )
     staged = {k: v for k, v in settings.items() if k in STAGED}
-    epochs = settings.get("epochs")
-    _show(lambda bar: resume_run(run_dir, epochs=epochs, callbacks=[bar], **staged))
+    epochs, nproc = settings.get("epochs"), settings.get("nproc")
+    _launch_ranks(planned_processes(run_dir, nproc))
+    _show(lambda bar: resume_run(run_dir, epochs=epochs, callbacks=[bar], nproc=nproc, **staged))
+
+
+def _launch_ranks(nproc: int) -> None:
+    """With --nproc N (N > 1), this process starts N ranks of the same command and ends with
+    their exit code; each rank (and a process torchrun started) goes on to train."""
+    from ..distributed.group import launched
+
+    if nproc > 1 and not launched():
+        from ..distributed.launch import launch
+
+        raise typer.Exit(launch(sys.argv[1:], nproc))
 
 
 def _show(run) -> None:
@@ -75,6 +89,8 @@ def _show(run) -> None:
     bar = ProgressBar()
     with _interruptible(bar):
         result = run(bar)
+    if result.run_dir is None:  # a rank of a distributed run other than 0: rank 0 reports
+        return
     console.print(summary_table(result))
     typer.echo(str(result.run_dir))
 

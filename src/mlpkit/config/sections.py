@@ -269,6 +269,12 @@ class TrainConfig(Section):
         ge=1,
     )
     num_workers: int = setting(0, "DataLoader worker processes when streaming", ge=0)
+    dist_timeout: float = setting(
+        120.0,
+        "seconds a process of a distributed run waits for the others before the run ends "
+        "with an error (a rank that died or hangs)",
+        gt=0,
+    )
     drop_last: bool = setting(False, "drop a last, smaller training batch")
 
     @field_validator("metrics", mode="before")
@@ -305,6 +311,12 @@ class RunConfig(Section):
         "other flag or key overrides",
     )
     out: str | None = setting(None, "the run folder (default: runs/<data name>, or the next free)")
+    nproc: int = setting(
+        1,
+        "processes training the run data-parallel on this machine (torch.distributed, gloo on "
+        "CPUs); under torchrun, torchrun's processes instead",
+        ge=1,
+    )
     overwrite: bool = setting(False, "replace the run in --out, once the new run has finished")
     report: bool = setting(True, "end with report.html: plots, metrics, data, model")
     tensorboard: bool = setting(False, "also write TensorBoard event files to RUN_DIR/tensorboard")

@@ -8,7 +8,7 @@ Other datasets and ``DataLoader``s stream through ``LoaderBatches``, which moves
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,10 @@ from torch.utils.data import (
     SequentialSampler,
     TensorDataset,
 )
+from torch.utils.data.distributed import DistributedSampler
 
-from ..errors import DataError
-from ..nested import Structure, leaves, map_structure
+from ..errors import ConfigError, DataError
+from ..nested import Structure, leaves, map_structure, primary
 
 
 def to_tensor(array: Any) -> torch.Tensor:
@@ -89,6 +90,14 @@ class TensorBatcher:
         self.drop_last = drop_last and self.num_samples >= batch_size
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
+        self.part: Callable[[int], slice] | None = None  # this rank's rows of a batch
+        self.batch_rows = 0  # rows in the whole of the last batch yielded
+
+    def shard(self, part: Callable[[int], slice]) -> None:
+        """Yield only this rank's part of each batch (``part(rows)`` picks it) in a
+        data-parallel run: every rank draws the same order from the same seed, so the parts of
+        one batch are disjoint and together the batch a single process would train on."""
+        self.part = part
 
     def __len__(self) -> int:
         full, rest = divmod(self.num_samples, self.batch_size)
@@ -102,7 +111,12 @@ class TensorBatcher:
         drawn as for a whole epoch, and the first ``start`` batches are not gathered."""
         if not self.shuffle:  # slices are views: nothing is copied
             for batch in range(start, len(self)):
-                rows = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+                first = batch * self.batch_size
+                rows = slice(first, min(first + self.batch_size, self.num_samples))
+                if self.part is not None:
+                    self.batch_rows = rows.stop - rows.start
+                    mine = self.part(self.batch_rows)
+                    rows = slice(first + mine.start, first + mine.stop)
                 yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
             return
         order = torch.randperm(self.num_samples, generator=self.generator)
@@ -120,6 +134,9 @@ class TensorBatcher:
             positions = order.to(self.device)
         for batch in range(start, len(self)):
             rows = positions[batch * self.batch_size : (batch + 1) * self.batch_size]
+            if self.part is not None:
+                self.batch_rows = len(rows)
+                rows = rows[self.part(len(rows))]
             if on_cpu:
                 yield _take(inputs, rows), _take(targets, rows)
             else:
@@ -148,6 +165,8 @@ class LoaderBatches:
         self.device = torch.device(device)
         self.non_blocking = self.device.type == "cuda" and bool(loader.pin_memory)
         self.generator = getattr(loader, "generator", None)
+        self._world_size = 1
+        self._batch_rows = 0
 
     @property
     def num_samples(self) -> int:
@@ -161,6 +180,53 @@ class LoaderBatches:
     def __len__(self) -> int:
         return len(self.loader)
 
+    @property
+    def batch_rows(self) -> int:
+        """Rows in the whole of a batch (all ranks' parts), as ``DistributedSampler`` pads them."""
+        return self._batch_rows
+
+    def shard(self, rank: int, world_size: int, seed: int) -> None:
+        """Read only this rank's rows: the same loader with a ``DistributedSampler`` (a disjoint
+        share of each epoch's order, reshuffled per epoch) and the batch size shared out."""
+        loader = self.loader
+        if loader.batch_size is None:
+            raise ConfigError(
+                "a distributed run shares out the DataLoader's batch size, and this loader has a "
+                "batch sampler of its own; give a DataLoader with batch_size, or the Dataset"
+            )
+        if loader.batch_size % world_size:
+            raise ConfigError(
+                f"a distributed run over {world_size} processes splits each batch of the "
+                f"DataLoader evenly: give a batch size divisible by {world_size} "
+                f"(not {loader.batch_size})"
+            )
+        sampler = DistributedSampler(
+            loader.dataset,
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=not isinstance(loader.sampler, SequentialSampler),
+            seed=seed,
+            drop_last=loader.drop_last,
+        )
+        self.loader = DataLoader(
+            loader.dataset,
+            batch_size=loader.batch_size // world_size,
+            sampler=sampler,
+            num_workers=loader.num_workers,
+            collate_fn=loader.collate_fn,
+            pin_memory=loader.pin_memory,
+            drop_last=loader.drop_last,
+            persistent_workers=loader.persistent_workers,
+            worker_init_fn=loader.worker_init_fn,
+        )
+        self._world_size = world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """A sharded loader's order for epoch ``epoch`` (counted from 0)."""
+        sampler = self.loader.sampler
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+
     def __iter__(self) -> Iterator[tuple[Structure, Structure]]:
         return self.batches()
 
@@ -169,6 +235,7 @@ class LoaderBatches:
         ``start`` batches, so that its order (and its workers' seeds) stay those of the epoch."""
         for batch in itertools.islice(self.loader, start, None):
             inputs, targets = split_batch(batch)
+            self._batch_rows = len(primary(targets)) * self._world_size
             yield (
                 move(inputs, self.device, self.non_blocking),
                 move(as_targets(targets), self.device, self.non_blocking),

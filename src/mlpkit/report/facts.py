@@ -101,6 +101,7 @@ def training_facts(config: Any, history: pd.DataFrame) -> dict[str, Any]:
         "precision_asked": config.train.precision,
         "device": attrs.get("device"),
         "threads": attrs.get("threads"),
+        "processes": attrs.get("processes", 1),
         "stopped": attrs.get("stopped"),
         "epochs": len(history),
         "training_seconds": float(last["total_time"]) if "total_time" in history else None,

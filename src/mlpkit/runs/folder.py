@@ -109,6 +109,7 @@ class HistoryFile(Callback):
     """Writes ``history.csv`` atomically after every epoch: a stopped run shows how far it got."""
 
     order = 90  # after the history has the epoch's row, before the checkpoint
+    writes = True
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "history.csv"

@@ -32,6 +32,7 @@ def resume_run(
     run_dir: str | Path,
     epochs: int | None = None,
     callbacks: Iterable[Callback] = (),
+    nproc: int | None = None,
     **optimizer_settings: Any,
 ) -> RunResult:
     """Continue a run from its last checkpoint up to ``epochs`` in total (default: as planned),
@@ -39,7 +40,8 @@ def resume_run(
 
     ``run_dir`` is a run folder, or a checkpoint file in its ``checkpoints`` folder. Keywords of
     ``STAGED`` (``lr=0.1``...) continue with new optimizer settings from the same weights and
-    optimizer state (staged training).
+    optimizer state (staged training). ``nproc`` is the number of processes of a distributed
+    run (by default, as many as wrote the checkpoint).
 
     >>> result = resume_run("runs/digits", epochs=50)  # doctest: +SKIP
     >>> result = resume_run("runs/digits", epochs=60, lr=0.1)  # doctest: +SKIP
@@ -64,6 +66,8 @@ def resume_run(
             "resume it in Python with fit(..., resume_from=path)"
         )
     overrides: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+    if nproc is not None:
+        overrides["nproc"] = nproc
     overrides.update(optimizer_settings)
     try:
         config = merge(RunConfig.model_validate(state["config"]), overrides)
@@ -79,6 +83,17 @@ def resume_run(
         if "lr" in optimizer_settings:
             callbacks = [*callbacks, LearningRateLog()]  # the history's lr column
     return train_run(config, callbacks, resume_from=state, run_dir=run_dir)
+
+
+def planned_processes(run_dir: str | Path, nproc: int | None = None) -> int:
+    """How many processes a resume of ``run_dir`` trains on: ``nproc``, or as many as before."""
+    if nproc is not None:
+        return nproc
+    try:
+        state = load_checkpoint(checkpoint_path(run_dir))
+    except (CheckpointError, ConfigError, OSError):
+        return 1  # resume_run says what is wrong with the folder
+    return int(state.get("config", {}).get("nproc", 1))
 
 
 def _set_optimizer(state: dict[str, Any], config: RunConfig, settings: dict[str, Any], path):

@@ -9,6 +9,7 @@ continues a run from its last checkpoint.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..data.fingerprint import check_unchanged, data_files
 from ..data.prepare import prepare_data
 from ..data.summary import preprocessing_summary
 from ..devices import cpu_threads
+from ..distributed.group import Group, join, main_process
 from ..inference.evaluation import evaluate
 from ..io.atomic import write_text
 from ..io.weights import save_model
@@ -37,6 +39,8 @@ from .folder import HistoryFile, RunFolder, default_folder
 from .report import finish_run
 from .saved import model_metadata
 
+log = logging.getLogger(__name__)
+
 # A run builds its loss itself (``run_loss``: label smoothing, class weights, an auxiliary
 # output), so these settings reach fit through the loss, not as keywords.
 _LOSS_SETTINGS = ("label_smoothing", "class_weights")
@@ -44,7 +48,7 @@ _LOSS_SETTINGS = ("label_smoothing", "class_weights")
 
 @dataclass
 class RunResult:
-    run_dir: Path
+    run_dir: Path | None  # None on the ranks of a distributed run that do not write
     history: pd.DataFrame
     test_metrics: dict[str, float]
     model: MLP
@@ -87,6 +91,8 @@ def train_run(
     """
     check_groups(config)
     files = [config.data.name, config.data.val, config.data.test]
+    group = join(config.train.dist_timeout)  # a data-parallel run: only rank 0 writes
+    config = _processes(config, group, resume_from)
     if resume_from is not None:
         check_unchanged(resume_from.get("data_files"), files)
     seed_everything(config.train.seed)
@@ -95,6 +101,9 @@ def train_run(
     model = build_model(config, prepared)
     loss = run_loss(config, prepared.y_train)
     metrics = run_metrics(config, prepared.target_scaler)
+    if group is not None and not group.main:  # another rank trains its part; rank 0 writes
+        history = _fit(config, model, loss, metrics, prepared, None, callbacks, resume_from)
+        return RunResult(None, history, {}, model, config)
     if run_dir is None:
         target = default_folder(prepared.source.name) if config.out is None else Path(config.out)
         folder = RunFolder(target, overwrite=config.overwrite)
@@ -135,6 +144,24 @@ def train_run(
         folder.commit()
     summary = preprocessing_summary(prepared)
     return RunResult(folder.target, history, test_metrics, model, config, summary)
+
+
+def _processes(config: RunConfig, group: Group | None, resume_from: dict[str, Any] | None):
+    """The config with the processes that train it (torchrun's, where it started them); a
+    resume on another number of processes says what that changes."""
+    processes = 1 if group is None else group.world_size
+    if config.nproc != processes:
+        config = config.model_copy(update={"nproc": processes})
+    before = int((resume_from or {}).get("config", {}).get("nproc", processes))
+    if before != processes and main_process():
+        log.warning(
+            "the checkpoint was written by a run of %d processes and this one has %d: the "
+            "global batch and the batch order stay the same, so the run goes on as it would "
+            "have, but equal to an uninterrupted run only up to rounding, not bit for bit",
+            before,
+            processes,
+        )
+    return config
 
 
 def _left_to_the_data(config: RunConfig, prepared) -> RunConfig:

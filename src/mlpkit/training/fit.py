@@ -22,6 +22,8 @@ from ..callbacks.early_stopping import EarlyStopping
 from ..config import FIT_SETTINGS, OptimConfig, TrainConfig, fit_settings
 from ..data.batching import TensorBatcher, make_batches, rows_of
 from ..devices import resolve_device
+from ..distributed.group import join
+from ..distributed.sharding import shard_batches
 from ..errors import ConfigError, DataError
 from ..inference.evaluation import EVAL_BATCH_SIZE
 from ..io.checkpoint_checks import check_progress
@@ -86,6 +88,7 @@ def fit(
     optim, run = fit_settings(settings)
     device = resolve_device(run.device)
     seed_everything(run.seed)
+    group = join(run.dist_timeout)  # a data-parallel run (torchrun, mlpkit train --nproc)
     # The optimizer is built after the move, so that its state lives on the same device.
     model.to(device)
     opt = make_optimizer(
@@ -107,6 +110,10 @@ def fit(
         persistent_workers=persistent_workers,
     )
     _no_lone_batchnorm_rows(model, train_batches)
+    threads = run.threads
+    if group is not None:
+        shard_batches(train_batches, group, run.seed)
+        threads = threads or group.threads_per_rank()
     # epochs and early stopping left to the data (None) are decided from the steps per epoch.
     run = resolve_training(run, len(train_batches), has_validation=val is not None)
     val_batches = None
@@ -119,6 +126,8 @@ def fit(
             num_workers=run.num_workers,
             persistent_workers=persistent_workers,
         )
+        if group is not None:
+            shard_batches(val_batches, group, run.seed)
     smoothing = resolve_label_smoothing(optim, run)
     loss_fn = _loss(loss, loss_weights, optim, settings, train_batches, smoothing)
     if isinstance(loss_fn, nn.Module):
@@ -167,11 +176,15 @@ def fit(
         skip_nonfinite=run.skip_nonfinite,
         autocast_dtype=autocast_dtype,
         compile=run.compile,
-        threads=run.threads,
+        threads=threads,
         adaptive_threads=not run.deterministic,
+        group=group,
     )
     if resume_from is not None:
         _resume(trainer, resume_from, run.epochs)
+    if group is not None and group.rank:
+        # Each rank its own dropout masks (the weights come from rank 0).
+        torch.manual_seed(run.seed + 1_000_003 * group.rank)
     with deterministic_algorithms(run.deterministic):
         history = trainer.fit()
     if isinstance(loss, str) and loss == "cross_entropy":

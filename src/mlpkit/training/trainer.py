@@ -9,6 +9,8 @@ mlpkit's own MLPs where it supports the model, loss and optimizer, else autograd
 from __future__ import annotations
 
 import logging
+import math
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -19,6 +21,8 @@ from torch.utils.data import SequentialSampler
 from ..callbacks.base import Callback, History, StopTraining, TrainingState
 from ..data.batching import LoaderBatches, TensorBatcher
 from ..devices import cpu_threads
+from ..distributed.group import Group
+from ..distributed.step import DataParallelStep
 from ..errors import CheckpointError, TrainingError
 from ..inference.evaluation import infer
 from ..io.checkpoint_checks import load_optimizer_state
@@ -57,6 +61,7 @@ class Trainer:
         compile: bool = False,
         threads: int | None = None,
         adaptive_threads: bool = True,
+        group: Group | None = None,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
@@ -67,7 +72,12 @@ class Trainer:
         self.device = device
         self.skip_nonfinite = skip_nonfinite
         self.history = History()
+        # In a data-parallel run only rank 0 calls the callbacks that write (files, terminal).
+        self.group = group
+        if group is not None and not group.main:
+            callbacks = [c for c in callbacks if not c.writes]
         self.callbacks = sorted([self.history, *callbacks], key=lambda c: c.order)
+        self._signal_here: int | None = None  # a signal this rank got, before the ranks agree
         self.step = choose_step(
             model,
             loss_fn,
@@ -78,11 +88,14 @@ class Trainer:
             autocast_dtype=autocast_dtype,
             compile=compile,
         )
+        if group is not None:  # every rank its part of each batch, the gradients summed
+            rows, stop = (lambda: train_batches.batch_rows), (lambda: self._signal_here is not None)
+            self.step = DataParallelStep(self.step, group, global_rows=rows, stop_wanted=stop)
         self.threads = threads if threads is not None else self._recommended_threads()
         # Threads the user did not set follow the measured speed of the steps (threads.py),
         # unless results must repeat bit for bit: another count rounds sums differently.
         chooser = None
-        if threads is None and adaptive_threads and device.type == "cpu":
+        if threads is None and adaptive_threads and device.type == "cpu" and group is None:
             chooser = ThreadChooser(self.threads or torch.get_num_threads())
         self.thread_chooser = chooser if chooser is not None and chooser.adapts else None
         self.state = TrainingState(
@@ -135,6 +148,7 @@ class Trainer:
             stopped=self.stop_reason,
             epochs=self.state.epochs,
             kept_epoch=self.state.kept_epoch or self.epoch,
+            processes=1 if self.group is None else self.group.world_size,
             **self._threads_used(),
         )
         return frame
@@ -161,6 +175,8 @@ class Trainer:
         train = self._train()
         self._check_finite_weights()
         val = self._validate() if self.val_batches is not None else {}
+        if self.group is not None:  # a rank that died or hangs is named here
+            self.group.barrier(f"finishing epoch {self.state.epoch + 1}")
         self.state.epoch += 1
         # Column order: epoch, total_time, losses, then train and validation metrics.
         losses = {k: v for k, v in {**train, **val}.items() if k.endswith("_loss")}
@@ -171,6 +187,9 @@ class Trainer:
 
     def _train(self) -> dict[str, float]:
         self.model.train()
+        set_epoch = getattr(self.train_batches, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(self.state.epoch)
         generator = getattr(self.train_batches, "generator", None)
         progress = EpochProgress(
             # Per-step losses stay on the device and are read once, after the epoch.
@@ -201,6 +220,8 @@ class Trainer:
                 outputs.append(primary(out))
                 targets.append(primary(target))
             state.step = index + 1
+            if self.group is not None and self.step.stop_voted and state.signal is None:
+                state.signal = self._signal_here or signal.SIGTERM  # another rank's signal
             for callback in self._batch_callbacks:
                 callback.on_batch_end(state)
             self._stop_if_interrupted()
@@ -213,6 +234,8 @@ class Trainer:
         """The epoch's mean loss, weighted by batch size; a non-finite one ends training unless
         such batches are skipped (``skip_nonfinite``), which the row then counts."""
         epoch = self.state.epoch + 1
+        if self.group is not None:
+            return self._train_loss_of_ranks(losses, sizes, epoch)
         finite = torch.isfinite(losses)
         if not bool(finite.all()):
             bad_step = int((~finite).nonzero()[0]) + 1
@@ -243,10 +266,27 @@ class Trainer:
                 )
         return row
 
+    def _train_loss_of_ranks(
+        self, losses: torch.Tensor, sizes: list[int], epoch: int
+    ) -> dict[str, Any]:
+        """The epoch's mean loss over every rank's rows."""
+        weights = torch.tensor(sizes, dtype=losses.dtype)
+        loss = self.group.mean((losses * weights).sum().item(), sum(sizes))  # type: ignore
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"the loss became {loss} in epoch {epoch} on at least one rank; lower the "
+                "learning rate, scale the inputs or clip gradients; the last checkpoint holds "
+                "the last good weights"
+            )
+        return {"train_loss": loss}
+
     def _scores(self, part: str, outputs: list[Any], targets: list[Any]) -> dict[str, float]:
         if not outputs:  # training outputs are only kept when there are metrics
             return {}
-        scores = compute_all(self.metrics, torch.cat(outputs), torch.cat(targets))
+        outputs, targets = torch.cat(outputs), torch.cat(targets)
+        if self.group is not None:  # metrics over every rank's rows
+            outputs, targets = self.group.gather_rows(outputs), self.group.gather_rows(targets)
+        scores = compute_all(self.metrics, outputs, targets)
         return {f"{part}_{k}": v for k, v in scores.items()}
 
     def _running_loss(self) -> float | None:
@@ -254,6 +294,9 @@ class Trainer:
 
     def _validate(self) -> dict[str, float]:
         loss, outputs, targets = infer(self.model, self.val_batches, self.loss_fn)
+        if self.group is not None:  # the loss over every rank's rows
+            rows = len(primary(targets))
+            loss = self.group.mean(loss * rows if rows else 0.0, rows)
         return {"val_loss": loss, **self._scores("val", [primary(outputs)], [primary(targets)])}
 
     def _check_finite_weights(self) -> None:
@@ -280,7 +323,10 @@ class Trainer:
             raise stop
 
     def _request_stop(self, signum: int) -> None:
-        self.state.signal = signum
+        if self.group is None:
+            self.state.signal = signum
+        else:  # every rank stops after the step in which the ranks learn of it
+            self._signal_here = signum
 
     def _stop_if_interrupted(self) -> None:
         state = self.state
@@ -298,6 +344,8 @@ class Trainer:
         """Whether a resume can draw this epoch's batch order again: from a generator saved at
         the epoch's start (mlpkit's batchers), or because the order is fixed. A DataLoader
         shuffling from torch's global random state cannot: its epoch then restarts."""
+        if self.group is not None:
+            return False  # each rank holds only its part of the epoch's progress
         if self._progress is not None and self._progress.order is not None:
             return True
         loader = getattr(self.train_batches, "loader", None)

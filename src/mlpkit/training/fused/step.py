@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +48,18 @@ _OPTIMIZERS = (_O.SGD, _O.Adam, _O.AdamW, _O.Adamax, _O.NAdam, _O.RAdam, _O.RMSp
 _OPTIMIZERS += (_O.Adadelta, _O.ASGD, _O.Rprop)
 _HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 _SUPPORTED_LAYERS = (nn.Linear, nn.BatchNorm1d, nn.Dropout, nn.Identity, *ACTIVATION_KERNELS)
+
+
+class GradientSync(Protocol):
+    """How a data-parallel run joins the ranks' gradients (``mlpkit.distributed``)."""
+
+    def share(self, rows: int) -> float:
+        """The factor on this rank's loss gradient for a batch of ``rows`` rows."""
+        ...
+
+    def reduce(self) -> None:
+        """Sum the gradients over the ranks, in place."""
+        ...
 
 
 class FusedMLPStep:
@@ -96,6 +108,25 @@ class FusedMLPStep:
         self._grad_of = dict(self._param_grads)
         last = [s for s in self._stages if isinstance(s, LinearStage)][-1]
         self._loss = LOSS_HEADS[type(loss_fn)](loss_fn, last.weight.shape[0], last.weight)
+        # A data-parallel run's gradient exchange (mlpkit.distributed.DataParallelStep).
+        self.sync: GradientSync | None = None
+
+    def flat_gradients(self, extra: int = 0) -> Tensor:
+        """Keep every gradient in one flat buffer (each gradient a view into it), followed by
+        ``extra`` free slots, so that one collective call can exchange them all."""
+        sizes = [g.numel() for g in self._grads]
+        flat = self._grads[0].new_zeros(sum(sizes) + extra)
+        parts = flat[: sum(sizes)].split(sizes)
+        views = [v.view_as(g) for v, g in zip(parts, self._grads, strict=True)]
+        for stage in self._stages:
+            count = len(stage.grads)
+            if count:
+                stage.grads = views[:count]
+                views = views[count:]
+        self._grads = [g for s in self._stages for g in s.grads]
+        self._param_grads = list(zip(self._params, self._grads, strict=True))
+        self._grad_of = dict(self._param_grads)
+        return flat
 
     @classmethod
     def supports(cls, model: nn.Module, loss_fn: Any, optimizer: torch.optim.Optimizer) -> bool:
@@ -137,8 +168,13 @@ class FusedMLPStep:
             for stage in self._stages:
                 x = stage.forward(x)
             loss, g = self._loss(x, targets)
+            sync = self.sync
+            if sync is not None:  # this rank's share of the whole batch's loss
+                g = g * sync.share(x.shape[0])
             for stage in self._backward:
                 g = stage.backward(g)
+            if sync is not None:
+                sync.reduce()
             for p, grad in self._param_grads:  # p.grad as autograd leaves it
                 if p.grad is not grad:
                     p.grad = grad
