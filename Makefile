@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/batching.py
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/busy.py
+	$(BIN)/python benchmarks/distributed.py
 
 # The defaults' quality against scikit-learn, LightGBM and RealMLP-TD (benchmarks/QUALITY.md).
 bench-quality: install
