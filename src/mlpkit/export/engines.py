@@ -18,7 +18,7 @@ from ..data.source import Features
 from ..errors import ConfigError, ExportError
 from ..inference.prediction import Predictions, ranked
 from . import format_module
-from .inputs import graph_inputs
+from .inputs import InputLayout, graph_inputs
 from .manifest import read_manifest, sha256
 from .verify import Engine
 
@@ -52,11 +52,39 @@ def open_engine(run_dir: str | Path, engine: str, weights_sha256: str | None) ->
 def run_batched(run: Engine, inputs: dict[str, np.ndarray], rows: int = BATCH_ROWS) -> np.ndarray:
     """``run`` over all rows of ``inputs``, ``rows`` at a time, as one array."""
     count = len(next(iter(inputs.values())))
+    if 0 < count <= rows:  # one call on the arrays as they are: no slice, no concatenation
+        return run({name: np.ascontiguousarray(a) for name, a in inputs.items()})
     parts = [
         run({name: np.ascontiguousarray(a[start : start + rows]) for name, a in inputs.items()})
         for start in range(0, count, rows)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+class EnginePredictor:
+    """A run's exported model as ``mlpkit predict --engine`` runs it: raw features encoded
+    (``graph_inputs``), the engine over them, its outputs read as ``Predictions``. The engine
+    is opened at the first call, after the first rows passed their checks, and then kept, so
+    that a server pays for opening it once.
+
+    >>> predictor = EnginePredictor("runs/iris", metadata, "onnx")  # doctest: +SKIP
+    >>> predictor(rows, top_k=2).labels  # doctest: +SKIP
+    """
+
+    def __init__(self, run_dir: str | Path, metadata: dict[str, Any], engine: str) -> None:
+        self.run_dir, self.metadata, self.engine = run_dir, metadata, engine
+        self.preprocessor = Preprocessor.from_dict(metadata["preprocessing"])
+        self.layout = InputLayout.of(self.preprocessor)  # once, not per call
+        self._run: Engine | None = None
+
+    def __call__(self, raw: Features, top_k: int = 1, source: str = "the data") -> Predictions:
+        inputs = graph_inputs(raw, self.preprocessor, source, self.layout)
+        if self._run is None:
+            self._run = open_engine(self.run_dir, self.engine, self.metadata.get("weights_sha256"))
+        outputs = run_batched(self._run, inputs)
+        if self.metadata["task"] == "regression":
+            return Predictions("regression", values=outputs.reshape(len(outputs), -1))
+        return ranked(torch.from_numpy(outputs), top_k, self.metadata.get("class_names"))
 
 
 def engine_predictions(
@@ -69,10 +97,4 @@ def engine_predictions(
 ) -> Predictions:
     """Predictions of a run's exported model on raw features, as ``mlpkit.predict`` gives them
     for the eager model: top-k classes with names and probabilities, or original-unit values."""
-    preprocessor = Preprocessor.from_dict(metadata["preprocessing"])
-    inputs = graph_inputs(raw, preprocessor, source)  # checked before the engine is loaded
-    run = open_engine(run_dir, engine, metadata.get("weights_sha256"))
-    outputs = run_batched(run, inputs)
-    if metadata["task"] == "regression":
-        return Predictions("regression", values=outputs.reshape(len(outputs), -1))
-    return ranked(torch.from_numpy(outputs), top_k, metadata.get("class_names"))
+    return EnginePredictor(run_dir, metadata, engine)(raw, top_k, source)

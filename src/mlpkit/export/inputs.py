@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..data.encode import category_text, check_missing, numeric_array
 from ..data.levels import OTHER_LEVEL, indicators
@@ -84,16 +85,21 @@ class InputLayout:
 
 
 def graph_inputs(
-    raw: Features, preprocessor: Preprocessor, source: str = "the data"
+    raw: Features,
+    preprocessor: Preprocessor,
+    source: str = "the data",
+    layout: InputLayout | None = None,
 ) -> dict[str, np.ndarray]:
-    """Raw features (as ``read_features`` returns them) to an exported model's inputs.
+    """Raw features (as ``read_features`` returns them) to an exported model's inputs;
+    ``layout`` is ``InputLayout.of(preprocessor)``, given by a caller that encodes many times
+    (built anew it costs more than encoding one row).
 
     >>> table = pd.DataFrame({"size": [1.0, 3.0], "color": ["red", "blue"]})
     >>> inputs = graph_inputs(table, Preprocessor().fit(table))
     >>> inputs["features"].tolist(), inputs["categories"].tolist()
     ([[1.0], [3.0]], [[1], [0]])
     """
-    layout = InputLayout.of(preprocessor)
+    layout = InputLayout.of(preprocessor) if layout is None else layout
     if preprocessor.input_ == "array":
         X = np.asarray(raw.to_numpy() if isinstance(raw, pd.DataFrame) else raw)
         X = X.reshape(len(X), -1) if X.ndim != 2 else X
@@ -155,3 +161,13 @@ def _codes(
             indicators(values[unseen], table, unknown, column, source)
             codes[unseen] = UNKNOWN_CODE
     return codes
+
+
+def as_tensors(inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """The graph's inputs as tensors that share the arrays' memory; a read-only array (an NPY
+    file that ``mlpkit predict`` maps into memory) is copied first, as torch shares only
+    writable memory (and warns otherwise)."""
+    return {
+        name: torch.from_numpy(array if array.flags.writeable else array.copy())
+        for name, array in inputs.items()
+    }

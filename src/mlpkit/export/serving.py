@@ -49,6 +49,7 @@ class Serving(nn.Module):
         "robust_clip",
         "classification",
         "wide_deep",
+        "reorder",
         "missing_code",
         "normal_low",
         "normal_high",
@@ -99,7 +100,10 @@ class Serving(nn.Module):
                  for c in tables]  # fmt: skip
         self.register_buffer("category_other", _longs(other))
         self.register_buffer("category_size", _longs([len(tables[c]) for c in tables]))
-        self.register_buffer("order", _longs(_output_order(preprocessor, self.layout)))
+        order = _output_order(preprocessor, self.layout)
+        # Columns already in the run's order (no categories, no indicators) are not copied again.
+        self.reorder = order != list(range(len(order)))
+        self.register_buffer("order", _longs(order))
         positions = groups or {}
         self.register_buffer("wide_positions", _longs(positions.get("wide", [])))
         self.register_buffer("deep_positions", _longs(positions.get("deep", [])))
@@ -160,7 +164,9 @@ class Serving(nn.Module):
                 codes = torch.where(codes == self.missing_code, self.category_fill, codes)
             chosen = codes.index_select(1, self.category_column)
             parts.append((chosen == self.category_code).to(torch.float32))
-        return torch.cat(parts, dim=1).index_select(1, self.order)
+        # Each of these copies the whole batch: skipped where it would change nothing.
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return out.index_select(1, self.order) if self.reorder else out
 
     def scale_numeric(self, x: torch.Tensor) -> torch.Tensor:
         """Filled numeric columns scaled as ``Preprocessor._scale``: through the quantiles to a
@@ -216,13 +222,13 @@ class Serving(nn.Module):
 
 
 def smooth_clip(x: torch.Tensor, clip: float) -> torch.Tensor:
-    """``data.scaling.smooth_clip``: ``x / (hypot(3, x) / 3)``, hypot written out (ONNX has
-    none) so that no square overflows float32: ``big * sqrt(1 + (small / big) ** 2)``."""
-    size = x.abs()
-    big = torch.clamp(size, min=clip)
-    small = torch.clamp(size, max=clip)
-    ratio = small / big
-    return x / (big * torch.sqrt(1.0 + ratio * ratio) / clip)
+    """``data.scaling.smooth_clip``: ``x / sqrt(1 + (x / 3) ** 2)``, in six element-wise steps
+    (each one a pass over the batch in ONNX Runtime). ``x`` is first held within ``+-1e18``,
+    where the result is already 3 to float32 precision, so that no square overflows float32
+    (an infinite value gives +-3, a missing one stays NaN)."""
+    held = torch.clamp(x, -1e18, 1e18)  # a literal: TorchScript reads no global float
+    ratio = held / clip
+    return held / torch.sqrt(1.0 + ratio * ratio)
 
 
 def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:

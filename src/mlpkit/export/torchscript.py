@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .inputs import as_tensors
+
 FILE = "model.torchscript.pt"
 NEEDS: tuple[str, ...] = ()
 
@@ -54,6 +56,6 @@ def load(path: Path):
 
     def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.no_grad():
-            return module(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
+            return module(**as_tensors(inputs)).numpy()
 
     return run

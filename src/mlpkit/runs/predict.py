@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -15,6 +15,9 @@ from ..errors import ConfigError, MlpkitError
 from ..inference.prediction import Predictions, predict
 from ..io.weights import load_model
 from .saved import saved_inputs, saved_preprocessing
+
+if TYPE_CHECKING:
+    from ..export.engines import EnginePredictor
 
 
 def predict_run(
@@ -31,27 +34,52 @@ def predict_run(
     (``mlpkit export``) instead of the eager model, for the same predictions; ``compile``
     compiles the eager model (where compiling fails: a warning, then the eager model).
     """
-    model, metadata = load_model(run_dir)
-    preprocessor, target_scaler = saved_preprocessing(metadata)
-    raw = read_features(inputs, preprocessor, metadata.get("target"))
-    if engine != "torch":
-        if compile:
-            raise ConfigError(f"--compile is for the eager model (engine torch), not {engine}")
-        from ..export.engines import engine_predictions
+    predictor = open_predictor(run_dir, engine, compile)
+    raw = read_features(inputs, predictor.preprocessor, predictor.metadata.get("target"))
+    return predictor(raw, top_k, Path(inputs).name).to_frame()
 
-        found = engine_predictions(run_dir, raw, metadata, engine, top_k, Path(inputs).name)
-        return found.to_frame()
-    predictions = predict_compiled(
-        model,
-        saved_inputs(metadata, preprocessor)(raw, Path(inputs).name),
-        compile,
-        top_k=top_k,
-        class_names=metadata.get("class_names"),
-        task=metadata["task"],
-    )
-    if target_scaler is not None and predictions.values is not None:
-        predictions.values = target_scaler.inverse_transform(predictions.values)
-    return predictions.to_frame()
+
+def open_predictor(
+    run_dir: str | Path, engine: str = "torch", compile: bool = False
+) -> EagerPredictor | EnginePredictor:
+    """What ``predict_run`` predicts with, kept open for many calls on raw features (a table
+    or an array, as ``read_features`` returns them): the eager model, or the run's export.
+
+    >>> predictor = open_predictor("runs/iris", engine="onnx")  # doctest: +SKIP
+    >>> predictor(rows, top_k=1).classes  # doctest: +SKIP
+    """
+    model, metadata = load_model(run_dir)
+    if engine == "torch":
+        return EagerPredictor(model, metadata, compile)
+    if compile:
+        raise ConfigError(f"--compile is for the eager model (engine torch), not {engine}")
+    saved_preprocessing(metadata)  # checked against the model, as for the eager model
+    from ..export.engines import EnginePredictor
+
+    return EnginePredictor(run_dir, metadata, engine)
+
+
+class EagerPredictor:
+    """The run's model in PyTorch behind its saved preprocessing (NumPy), as ``mlpkit predict
+    --engine torch`` runs it."""
+
+    def __init__(self, model: nn.Module, metadata: dict[str, Any], compile: bool = False) -> None:
+        self.model, self.metadata, self.compile = model, metadata, compile
+        self.preprocessor, self.target_scaler = saved_preprocessing(metadata)
+        self.inputs = saved_inputs(metadata, self.preprocessor)
+
+    def __call__(self, raw: Any, top_k: int = 1, source: str = "the data") -> Predictions:
+        predictions = predict_compiled(
+            self.model,
+            self.inputs(raw, source),
+            self.compile,
+            top_k=top_k,
+            class_names=self.metadata.get("class_names"),
+            task=self.metadata["task"],
+        )
+        if self.target_scaler is not None and predictions.values is not None:
+            predictions.values = self.target_scaler.inverse_transform(predictions.values)
+        return predictions
 
 
 def predict_compiled(model: nn.Module, X: Any, compile: bool, **options: Any) -> Predictions:
