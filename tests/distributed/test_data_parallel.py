@@ -162,6 +162,23 @@ def test_a_killed_rank_ends_the_run_and_the_last_checkpoint_resumes(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads ranks from /proc")
+def test_a_rank_that_hangs_ends_the_run_within_the_timeout(tmp_path):
+    launcher = _start(tmp_path, *LONG_RUN, "--dist-timeout", "5", "--out", "run")
+    _wait_for_an_epoch(tmp_path / "run", launcher)
+    ranks = _rank_pids(launcher)
+    os.kill(ranks[1], signal.SIGSTOP)  # alive, but answering nothing
+    stopped_at = time.monotonic()
+    _, stderr = launcher.communicate(timeout=90)
+    assert time.monotonic() - stopped_at < 60
+    assert launcher.returncode not in (0, None)
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert "lost contact" in errors[0] and "rank 1 did not answer" in errors[0]
+    assert not any(Path(f"/proc/{pid}").exists() for pid in ranks.values())
+    load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")  # it stays loadable
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads ranks from /proc")
 def test_ctrl_c_stops_every_rank_and_leaves_a_resumable_run(tmp_path):
     launcher = _start(tmp_path, *LONG_RUN, "--out", "run")
     _wait_for_an_epoch(tmp_path / "run", launcher)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # Seconds the other ranks get to end by themselves after one failed, then after SIGTERM.
-GRACE = 10.0
+GRACE = 5.0
 # Where the ranks of a launch leave the error that ended them, for the launcher to report once.
 ERRORS_FOLDER = "MLPKIT_RANK_ERRORS"
 
@@ -157,6 +157,9 @@ def _watch(ranks: list[_Rank], signalled: list[int], logs: Path) -> int:
         first = failed
     code = first.process.returncode
     message = _what_ended(first, logs)
+    stuck = [str(r.rank) for r in ranks if r.ended_by_launcher and r.process.returncode < 0]
+    if message is not None and stuck and not killed:  # a rank that hung: named here
+        message += f"; rank {', '.join(stuck)} did not answer and was stopped"
     if message is not None:
         print(message, file=sys.stderr)
     return code if code > 0 else 1
