@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 import mlpkit
 
@@ -41,7 +42,21 @@ def train(case: str):
     return model.state_dict(), history
 
 
+def train_from_a_loader():
+    """The reference chapters' idiom: a DataLoader, which each rank reads a share of."""
+    torch.manual_seed(0)
+    model = mlpkit.MLP(8, [32], 3)
+    (X, y), val_part = data()
+    loader = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), 64, True)
+    history = mlpkit.fit(
+        model, "cross_entropy", loader, val_part, epochs=3, lr=0.01, threads=1,
+        early_stopping=0, seed=0,
+    )  # fmt: skip
+    return model.state_dict(), history
+
+
 if __name__ == "__main__":
     results = {case: train(case) for case in CASES}
+    results["loader"] = train_from_a_loader()
     if int(os.environ.get("RANK", "0")) == 0:
         torch.save(results, sys.argv[1])

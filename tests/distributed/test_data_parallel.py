@@ -55,6 +55,10 @@ def test_two_processes_train_as_one_on_the_whole_batch(tmp_path):
         columns = [c for c in history.columns if c != "total_time"]
         pd.testing.assert_frame_equal(history_2[columns], history[columns], atol=1e-5, rtol=0)
         assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0], case  # it learns
+    # From a DataLoader, each rank reads its share through a DistributedSampler.
+    _, history = two["loader"]
+    assert history.attrs["processes"] == 2
+    assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
 
 
 def test_each_rank_takes_a_disjoint_part_of_every_batch():
