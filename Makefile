@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/busy.py
 	$(BIN)/python benchmarks/distributed.py
+	$(BIN)/python benchmarks/stacked.py
 
 # The defaults' quality against scikit-learn, LightGBM and RealMLP-TD (benchmarks/QUALITY.md).
 bench-quality: install
