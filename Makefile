@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/batching.py
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/busy.py
+	$(BIN)/python benchmarks/large_table.py
 	$(BIN)/python benchmarks/distributed.py
 	$(BIN)/python benchmarks/stacked.py
 

@@ -154,3 +154,85 @@ def test_feature_count_that_does_not_match_the_saved_model(tmp_path):
     np.save(tmp_path / "new.npy", rng.random((2, 5)))
     with pytest.raises(DataError, match="5 features per row but the model was trained on 3"):
         predict_run(tmp_path / "r", tmp_path / "new.npy")
+
+
+# --- large tables: pyarrow reads them, with pandas' values; the preprocessing is unchanged ---
+
+
+MESSY_CSV = (
+    ",size,city,ok,day,empty,rooms,code,words\n"
+    '0,1.5,lyon,True,2024-01-01,,3,"7",NA\n'
+    "1,,None,False,2024-01-02,,4,8,n/a\n"
+    "2,-2e3,,true,2024-01-03,,,9,null\n"
+    "3,inf,paris,FALSE,2024-01-04,,5,10,x\n"
+)
+
+
+def test_csv_files_read_by_pyarrow_as_pandas_reads_them(tmp_path):
+    from mlpkit.data.files import read_table
+
+    path = tmp_path / "messy.csv"
+    path.write_text(MESSY_CSV)
+    oracle = pd.read_csv(path, low_memory=False)  # pandas' C reader, as before pyarrow
+
+    frame = read_table(path)
+
+    assert frame.columns.tolist() == oracle.columns.tolist()  # "Unnamed: 0" for no name
+    for column in oracle.columns:
+        assert frame[column].dtype == oracle[column].dtype or (
+            frame[column].isna().equals(oracle[column].isna())
+            and oracle[column].dtype == object  # pyarrow's object bools: True/False/None
+        ), column
+        assert frame[column].isna().tolist() == oracle[column].isna().tolist(), column
+        present = oracle[column].notna()
+        assert frame[column][present].tolist() == oracle[column][present].tolist(), column
+
+
+def test_the_texts_read_as_missing_are_the_ones_pandas_reads_as_missing(tmp_path):
+    from mlpkit.data.arrow_csv import NA_TEXTS
+    from mlpkit.data.files import read_table
+
+    texts = [*NA_TEXTS, "none", "NONE", "Nan", "-", "?", "na", "x"]
+    path = tmp_path / "gaps.csv"
+    pd.DataFrame({"t": texts, "n": range(len(texts))}).to_csv(path, index=False)
+    oracle = pd.read_csv(path, keep_default_na=True)
+    assert read_table(path)["t"].isna().tolist() == oracle["t"].isna().tolist()
+
+
+def test_a_short_row_is_left_to_pandas_and_a_long_one_refused_with_its_message(tmp_path):
+    from mlpkit.data.files import read_table
+
+    (tmp_path / "short.csv").write_text("a,b\n1,2\n3\n")
+    assert read_table(tmp_path / "short.csv")["b"].isna().tolist() == [False, True]
+    (tmp_path / "long.csv").write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(DataError, match="Expected 2 fields in line 3, saw 3; fix the file"):
+        read_table(tmp_path / "long.csv")
+
+
+def test_a_table_part_is_encoded_as_the_same_rows_copied_out(tmp_path):
+    from mlpkit.data.encode import tidy_table
+    from mlpkit.data.preprocess import Preprocessor
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "x": np.where(rng.random(n) < 0.1, np.nan, rng.standard_t(2, n)),
+            "k": rng.integers(0, 4, n),
+            "c": np.where(rng.random(n) < 0.05, None, rng.choice(list("abcdefgh"), n)),
+            "d": rng.choice([f"v{i}" for i in range(300)], n),  # capped: (other)
+        }
+    )
+    table = tidy_table(frame, "t.csv", categorical=["k"])
+    rows = np.sort(rng.choice(n, 2000, replace=False))
+    others = np.setdiff1d(np.arange(n), rows)
+    for scaling in ("robust", "quantile", "standard"):
+        fitted = Preprocessor(scaling=scaling, max_levels=16).fit(table, rows)
+        oracle = Preprocessor(scaling=scaling, max_levels=16).fit(table.iloc[rows].copy())
+        assert fitted.to_dict() == oracle.to_dict()
+        encoded = fitted.transform(table, rows=others)
+        np.testing.assert_array_equal(encoded, oracle.transform(table.iloc[others].copy()))
+        assert encoded.shape == (len(others), len(fitted.output_names_))
+        assert fitted.unknown_counts(table, others) == oracle.unknown_counts(
+            table.iloc[others].copy()
+        )

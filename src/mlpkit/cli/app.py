@@ -2,7 +2,8 @@
 files and calling the library, which holds all the logic.
 
 A run imports only the module of the command it runs (``mlpkit train`` never loads the tuning,
-export or sweep commands); heavy imports (torch) happen inside the commands.
+export or sweep commands), and ``mlpkit --help`` none of them (it lists ``SUMMARIES``); heavy
+imports (torch) happen inside the commands.
 """
 
 from __future__ import annotations
@@ -31,8 +32,36 @@ COMMANDS = {
 }
 
 
-def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
-    """The ``mlpkit`` app with the commands ``names`` (by default all of them)."""
+# What ``mlpkit --help`` lists for each command: the first paragraph of its help (docstring),
+# so that listing the commands imports none of their modules (each pulls in the settings and
+# more). tests/cli/test_cli.py checks the table against the commands themselves.
+SUMMARIES = {
+    "train": "Train a model; with no arguments, an MLP on the built-in digits data.",
+    "evaluate": (
+        "Metrics of a trained run on its test split (or on --data); saved to evaluation.json."
+    ),
+    "predict": "Predict with a trained run: classes with names and probabilities, or values.",
+    "datasets": (
+        "List the built-in and downloadable data sets (to stdout, so that it can be piped)."
+    ),
+    "report": "Rebuild a run's report.html and its plots from the run folder.",
+    "compare": (
+        "Compare runs: the settings that differ, metrics side by side, learning curves overlaid."
+    ),
+    "sweep": "Train one run per value of a setting, or per point of a grid of several.",
+    "export": (
+        "Export a trained run: raw features in, probabilities (or original-unit values) out."
+    ),
+    "tune": (
+        "Tune hyperparameters with Optuna: trials are runs of mlpkit train's settings, some "
+        "drawn\nfrom a search space (default: learning rate, layers, dropout, weight decay, "
+        "batch size)."
+    ),
+    "plot": "Draw plots that belong to no run.",
+}
+
+
+def _empty_app() -> typer.Typer:
     app = typer.Typer(
         name="mlpkit",
         help="Train, evaluate and use fully-connected neural networks (MLPs) on PyTorch.",
@@ -41,6 +70,26 @@ def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.callback()(lambda: None)  # a group even with one command: ``mlpkit train ...``
+    return app
+
+
+def listing_app() -> typer.Typer:
+    """The ``mlpkit`` app as ``mlpkit --help`` lists it: every command by name and summary,
+    none of their modules imported. It runs no command: ``main`` gives a named command its
+    real module."""
+    app = _empty_app()
+    for name in COMMANDS:
+        app.command(name, help=SUMMARIES[name])(_listed)
+    return app
+
+
+def _listed() -> None:
+    """A command as listed only (``main`` runs the real one)."""
+
+
+def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The ``mlpkit`` app with the commands ``names`` (by default all of them)."""
+    app = _empty_app()
     for name in names:
         command = getattr(importlib.import_module(f".{COMMANDS[name]}", __package__), name)
         if isinstance(command, typer.Typer):
@@ -67,6 +116,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     typer.echo(f"warning: {message}", err=True)
 
 
+def _left_to_the_launcher(exc: Exception) -> bool:
+    """A rank of ``mlpkit train --nproc`` that lost the others leaves its error to the launcher,
+    which says once what ended the run."""
+    from ..errors import DistributedError
+
+    if not isinstance(exc, DistributedError):
+        return False
+    from ..distributed.launch import hand_to_launcher
+
+    return hand_to_launcher(str(exc))
+
+
 def main() -> None:
     """Entry point: user errors end with one line on stderr and exit code 2, no traceback."""
     from ..errors import MlpkitError
@@ -74,11 +135,13 @@ def main() -> None:
     warnings.showwarning = _show_warning
     try:
         asked = sys.argv[1] if len(sys.argv) > 1 else None
-        app = build_app([asked]) if asked in COMMANDS else full_app()
+        # Anything but a command's name (``--help``, nothing, a typo) needs only the list.
+        app = build_app([asked]) if asked in COMMANDS else listing_app()
         code = app(standalone_mode=False)
     except MlpkitError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        if not _left_to_the_launcher(exc):
+            typer.echo(f"error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except typer.TyperException as exc:  # a bad flag or value: one line, with where to look
         command = " ".join(["mlpkit", *(a for a in sys.argv[1:2] if not a.startswith("-"))])
         message = exc.format_message().rstrip(".")

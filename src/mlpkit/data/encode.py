@@ -45,7 +45,8 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
     A text column whose values are mostly numbers is a numeric column with typos (``"?"``,
     ``"1,5"``): an error naming the column, rather than a category per distinct number. Numbers
     stored as text become numbers; columns listed in ``categorical`` are categories even if
-    numeric. Infinite values are an error; missing values are left for the preprocessor.
+    numeric. Infinite values are an error; missing values are left for the preprocessor. Text
+    is looked at once per distinct value, not once per row.
 
     >>> table = tidy_table(pd.DataFrame({"n": ["1", "2.5"], "c": ["a", "b"]}), "t.csv")
     >>> table["n"].tolist(), table["c"].tolist()
@@ -63,30 +64,32 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
         if str(column) in categorical:
             columns[column] = category_text(values)
             continue
-        if (
-            pd.api.types.is_datetime64_any_dtype(values)
-            or pd.api.types.is_timedelta64_dtype(values)
-            or _iso_dates(values)
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
+            values
         ):
-            raise DataError(
-                f"column {column!r} of {source} holds dates or durations; turn it into numbers "
-                "(e.g. days since a reference date) or leave it out with --features"
-            )
+            raise _dates(column, source)
         if is_categorical(values):
-            present = values.notna()
-            parsed = pd.to_numeric(values.where(present), errors="coerce")
-            words = present & parsed.isna()
-            n_words, n_numbers = int(words.sum()), int((present & parsed.notna()).sum())
+            codes, uniques = _factorize(values)
+            if _iso_dates(uniques):
+                raise _dates(column, source)
+            parsed = pd.to_numeric(uniques, errors="coerce")
+            word = parsed.isna().to_numpy()
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            n_words, n_numbers = int(counts[word].sum()), int(counts[~word].sum())
             if n_words == 0 and n_numbers:
-                values = parsed  # numbers stored as text
+                numbers = parsed.to_numpy()
+                if (codes < 0).any():  # numbers stored as text, with gaps
+                    numbers = np.append(numbers.astype(np.float64), np.nan)
+                values = pd.Series(numbers[codes], index=values.index, name=values.name)
             elif n_numbers > n_words:
+                example = values.iloc[int(np.flatnonzero(word[codes] & (codes >= 0))[0])]
                 raise DataError(
                     f"column {column!r} of {source} is numeric but has {n_words} non-numeric "
-                    f"value(s) (e.g. {values[words].iloc[0]!r}); fix them, leave them empty to be "
+                    f"value(s) (e.g. {example!r}); fix them, leave them empty to be "
                     "filled (--impute), or list the column in --categorical"
                 )
             else:
-                columns[column] = category_text(values)
+                columns[column] = _as_text(codes, uniques, values)
                 continue
         values = values.astype(np.float64) if pd.api.types.is_bool_dtype(values) else values
         infinite = int(np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
@@ -96,33 +99,74 @@ def tidy_table(frame: pd.DataFrame, source: str, categorical: Iterable[str] = ()
                 "fix or drop those rows"
             )
         columns[column] = values
-    return pd.DataFrame(columns, index=frame.index)
+    # The columns as they are, not copied into one block.
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def _dates(column: object, source: str) -> DataError:
+    return DataError(
+        f"column {column!r} of {source} holds dates or durations; turn it into numbers "
+        "(e.g. days since a reference date) or leave it out with --features"
+    )
 
 
 # An ISO 8601 date or date-time, as CSV files hold them (read as text, not parsed).
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 
 
-def _iso_dates(values: pd.Series) -> bool:
-    """Whether a text column holds ISO dates only (one-hot encoding them would make every
-    unseen date an unknown category)."""
-    if not is_categorical(values):
-        return False
-    present = values.dropna()
-    return len(present) > 0 and bool(present.astype(str).str.match(_ISO_DATE).all())
+def _iso_dates(distinct: pd.Series) -> bool:
+    """Whether a text column's distinct values are ISO dates only (one-hot encoding them would
+    make every unseen date an unknown category)."""
+    return len(distinct) > 0 and bool(distinct.astype(str).str.match(_ISO_DATE).all())
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each row's code (``-1`` where missing) and the distinct values present, as a Series."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # The categories present, counted rather than sorted (remove_unused_categories sorts).
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        categories = values.cat.categories
+        used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+        if not used.all():
+            renumber = np.full(len(categories) + 1, -1, dtype=np.int64)
+            renumber[np.flatnonzero(used)] = np.arange(int(used.sum()))
+            codes, categories = renumber[codes], categories[used]
+        return codes, pd.Series(categories)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Series(uniques)
+
+
+def _as_text(codes: np.ndarray, uniques: pd.Series, values: pd.Series) -> pd.Series:
+    """A categorical Series of each row's text: the sorted distinct texts as categories."""
+    present = uniques.notna()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = uniques.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (np.mod(numbers, 1) == 0)
+        text = [str(int(v)) if w else str(v) for v, w in zip(numbers, whole, strict=True)]
+    else:
+        text = [str(v) for v in uniques.astype(object)]
+    text_array = np.asarray(text, dtype=object).reshape(-1)
+    categories, inverse = np.unique(text_array, return_inverse=True)
+    inverse = np.append(inverse.reshape(-1), -1)  # code -1 (missing) stays -1
+    inverse[np.flatnonzero(~present.to_numpy())] = -1
+    return pd.Series(
+        pd.Categorical.from_codes(inverse[codes], categories=pd.Index(categories, dtype=object)),
+        index=values.index,
+        name=values.name,
+    )
 
 
 def category_text(values: pd.Series) -> pd.Series:
-    """Categories as text (missing values stay missing); whole numbers lose their ``.0``."""
-    present = values.notna()
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(numbers) & (np.mod(numbers, 1) == 0)
-        text = [str(int(v)) if w else str(v) for v, w in zip(numbers, whole, strict=True)]
-        result = pd.Series(text, index=values.index, dtype=object)
-    else:
-        result = values.astype(object).map(str)
-    return result.where(present, None)
+    """Categories as text (missing values stay missing); whole numbers lose their ``.0``.
+
+    A categorical Series whose categories are the sorted texts of the values present, each text
+    made once per distinct value (a large column's rows are not turned into Python strings).
+
+    >>> category_text(pd.Series([3.0, 2.5, None, 3])).tolist()
+    ['3', '2.5', nan, '3']
+    """
+    codes, uniques = _factorize(values)
+    return _as_text(codes, uniques, values)
 
 
 def feature_table(X: Features, columns: list[str], source: str) -> pd.DataFrame:
@@ -172,8 +216,9 @@ def missing_counts(X: Features, rows: np.ndarray | None = None) -> np.ndarray:
     >>> missing_counts(pd.DataFrame({"a": [1.0, None], "b": ["x", None]})).tolist()
     [1, 1]
     """
-    if isinstance(X, pd.DataFrame):
-        return (X if rows is None else X.iloc[rows]).isna().sum().to_numpy()
+    if isinstance(X, pd.DataFrame):  # a column at a time: the rows are not copied
+        gaps = (X.iloc[:, j].isna().to_numpy() for j in range(X.shape[1]))
+        return np.array([int((g if rows is None else g[rows]).sum()) for g in gaps], dtype=np.int64)
     counts = np.zeros(int(np.prod(X.shape[1:])) if X.ndim > 1 else 1, dtype=np.int64)
     if np.issubdtype(X.dtype, np.floating):
         for block in row_chunks(X, rows):
@@ -250,19 +295,37 @@ def check_finite_output(
 ) -> None:
     """An error naming the column and row of the first value that is not finite after
     preprocessing (a raw value beyond float32, or one that overflows when standardised)."""
-    finite = np.isfinite(X)
-    if finite.all():
+    first, bad = None, 0
+    step = max(1, CHUNK_VALUES // max(X.shape[1] if X.ndim == 2 else 1, 1))
+    for start in range(0, len(X), step):  # no boolean copy of the whole matrix
+        finite = np.isfinite(X[start : start + step])
+        if finite.all():
+            continue
+        if first is None:
+            row, column = (int(i) for i in np.argwhere(~finite)[0])
+            first = (start + row, column)
+        bad += int((~finite).sum())
+    if first is None:
         return
-    row, column = (int(i) for i in np.argwhere(~finite)[0])
+    row, column = first
     label = index[row] if index is not None else row
     where = f"data row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label!r}"
-    others = int((~finite).sum()) - 1
+    others = bad - 1
     where += f" (and {others} other value(s))" if others else ""
     raise DataError(
         f"column {names[column]!r} of {source} is {X[row, column]} after preprocessing at "
         f"{where}: its value is too large for the model's float32 inputs; rescale the column "
         "or drop such rows"
     )
+
+
+def numeric_column(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    """One numeric column as float64 (missing values as NaN), not copied where it is float64
+    already; a column with text in it is named, as ``numeric_array`` does."""
+    values = frame[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return numeric_array(frame, [column], source).reshape(-1)
 
 
 def numeric_array(

@@ -52,10 +52,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            # pandas' C reader: the python engine read a 200,000-row table 10x slower (8.7 s).
-            frame = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], low_memory=False)
-            header = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], header=None, nrows=1)
-            _check_unique_names([v for v in header.iloc[0] if not pd.isna(v)], path)
+            frame = _read_text_table(path, TABLE_SUFFIXES[suffix])
     except ImportError:
         raise ConfigError("reading Parquet needs pyarrow: pip install 'mlpkit[parquet]'") from None
     except (
@@ -68,6 +65,27 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}; fix the file") from None
     if frame.empty:
         raise DataError(f"{path} has no data rows; give a file with at least one sample")
+    return frame
+
+
+def _read_text_table(path: Path, sep: str | None) -> pd.DataFrame:
+    """A CSV or TSV file read by pyarrow's multi-threaded reader, with the values and names
+    pandas' reader gives; pandas' reader where pyarrow is missing, the delimiter is to be
+    guessed (``.txt``) or pyarrow refuses the file (a short row, bad UTF-8), so that such
+    files load, or fail, with pandas' own rules and messages."""
+    try:
+        from .arrow_csv import read_csv
+    except ImportError:
+        read_csv = None
+    found = read_csv(path, sep) if read_csv is not None and sep is not None else None
+    if found is not None:
+        frame, names = found
+        _check_unique_names([n for n in names if n != ""], path)
+        return frame
+    # pandas' C reader: the python engine read a 200,000-row table 10x slower (8.7 s).
+    frame = pd.read_csv(path, sep=sep, low_memory=False)
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1)
+    _check_unique_names([v for v in header.iloc[0] if not pd.isna(v)], path)
     return frame
 
 
@@ -163,16 +181,18 @@ def encode_target(
                 f"the target of {source} has a single class ({classes[0]!r}); "
                 "classification needs at least two"
             )
-    labels = category_text(values)
-    codes = labels.map({c: i for i, c in enumerate(classes)})
-    unknown = codes.isna()
-    if unknown.any():
+    labels = category_text(values)  # no label is missing: refused above
+    position = {c: i for i, c in enumerate(classes)}
+    known = np.array([position.get(c, -1) for c in labels.cat.categories], dtype=np.int64)
+    codes = known[labels.cat.codes.to_numpy()]
+    unknown = np.flatnonzero(codes < 0)
+    if len(unknown):
         raise DataError(
-            f"the target of {source} has label {labels[unknown].iloc[0]!r} (in "
-            f"{int(unknown.sum())} row(s)) that is not one of the model's classes "
+            f"the target of {source} has label {labels.iloc[unknown[0]]!r} (in "
+            f"{len(unknown)} row(s)) that is not one of the model's classes "
             f"({', '.join(list(classes)[:10])}); give data with those classes only"
         )
-    return codes.to_numpy(dtype=np.int64, copy=True), list(classes), task
+    return codes, list(classes), task
 
 
 def _looks_continuous(values: pd.Series) -> bool:

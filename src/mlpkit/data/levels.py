@@ -37,6 +37,7 @@ def fit_levels(values: pd.Series, max_levels: int = MAX_LEVELS, missing: bool = 
     ['b', '(other)', '(missing)']
     """
     counts = values.value_counts(dropna=True)
+    counts = counts[counts > 0]  # a categorical column lists categories of other rows too
     if len(counts) > max_levels:
         # The most frequent, ties to the first in sorted order, so that a refit agrees.
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -53,9 +54,11 @@ def unseen(values: pd.Series, levels: Sequence[str]) -> np.ndarray:
     return (~values.isin(list(levels)) & values.notna()).to_numpy()
 
 
-def unseen_counts(X: object, categories: dict[str, list[str]]) -> dict[str, int]:
-    """Per categorical column of a raw table, how many values its levels do not name (those
-    with any).
+def unseen_counts(
+    X: object, categories: dict[str, list[str]], rows: np.ndarray | None = None
+) -> dict[str, int]:
+    """Per categorical column of a raw table (its ``rows``, all by default), how many values
+    its levels do not name (those with any).
 
     >>> unseen_counts(pd.DataFrame({"c": ["a", "z", None]}), {"c": ["a"]})
     {'c': 1}
@@ -63,12 +66,53 @@ def unseen_counts(X: object, categories: dict[str, list[str]]) -> dict[str, int]
     if not categories or not isinstance(X, pd.DataFrame):
         return {}
     frame = X.set_axis([str(c) for c in X.columns], axis=1)
-    counts = {
-        c: int(unseen(category_text(frame[c]), levels).sum())
-        for c, levels in categories.items()
-        if c in frame
-    }
+    counts = {}
+    for column, levels in categories.items():
+        if column in frame:
+            text = category_text(frame[column])
+            new = ~text.cat.categories.isin(list(levels))
+            codes = text.cat.codes.to_numpy()
+            codes = codes if rows is None else codes[rows]
+            counts[column] = int(new[codes[codes >= 0]].sum())
     return {c: n for c, n in counts.items() if n}
+
+
+def level_codes(
+    text: pd.Series,
+    levels: Sequence[str],
+    unknown: str,
+    column: str,
+    source: str,
+    fill: str | None = None,
+) -> np.ndarray:
+    """Each row's level (its position in ``levels``, ``-1`` for none) for a column's text
+    (``category_text``), as ``indicators`` encodes it: missing values on the ``fill`` level if
+    given, unseen categories on ``(other)`` where there is one, else refused or none. Looked up
+    once per category, not per row.
+
+    >>> level_codes(category_text(pd.Series(["a", "z", None])), ["a", "(other)"], "error", "c", "t")
+    array([ 0,  1, -1])
+    """
+    levels = list(levels)
+    position = {level: i for i, level in enumerate(levels)}
+    known = np.array([position.get(c, -1) for c in text.cat.categories], dtype=np.int64)
+    codes = text.cat.codes.to_numpy().astype(np.int64)
+    new = np.flatnonzero(known < 0)
+    if len(new):
+        if OTHER_LEVEL in position:
+            known[new] = position[OTHER_LEVEL]
+        elif unknown == "error":
+            rows = np.flatnonzero(np.isin(codes, new))
+            if len(rows):
+                known_levels = ", ".join(levels[:10])
+                raise DataError(
+                    f"column {column!r} of {source} has category {text.iloc[rows[0]]!r} (in "
+                    f"{len(rows)} row(s)) not seen in training (known: {known_levels}); give "
+                    "known categories, or train with --unknown-category ignore to encode it as "
+                    "all zeros"
+                )
+    missing = position.get(fill, -1) if fill is not None else -1
+    return np.append(known, missing)[codes]
 
 
 def indicators(

@@ -110,13 +110,15 @@ def prepare_data(
             return None
         if preprocessor.imputes and not stream:
             filled[key] = filled_counts(raw, rows, preprocessor.columns_)
-        if isinstance(raw, pd.DataFrame):  # an array has no categories (and is not copied)
-            unknown[key] = preprocessor.unknown_counts(raw if rows is None else raw.iloc[rows])
+        if isinstance(raw, pd.DataFrame):  # an array has no categories
+            unknown[key] = preprocessor.unknown_counts(raw, rows)
         if stream and isinstance(raw, np.ndarray):
             return ArrayRows(raw, y, rows, transform=ModelInputs(preprocessor, groups, where))
-        if rows is not None:
-            raw, y = take_rows(raw, rows), y[rows]
-        return inputs(raw, where), y
+        if rows is None:
+            return inputs(raw, where), y
+        if isinstance(raw, pd.DataFrame):  # a table's part is encoded from it, not copied
+            return inputs(raw, where, rows), y[rows]
+        return inputs(take_rows(raw, rows), where), y[rows]
 
     name, y = data.name, scaled(data.y)
     train = part(data.X, y, parts.train, "training", f"{name} (training part)")
@@ -157,8 +159,10 @@ class ModelInputs:
         self.groups = groups
         self.source = source
 
-    def __call__(self, raw: Features, source: str | None = None) -> Any:
-        X = self.preprocessor.transform(raw, source or self.source)
+    def __call__(
+        self, raw: Features, source: str | None = None, rows: np.ndarray | None = None
+    ) -> Any:
+        X = self.preprocessor.transform(raw, source or self.source, rows)
         return X if self.groups is None else split_groups(X, self.groups)
 
 

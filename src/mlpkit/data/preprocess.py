@@ -27,10 +27,10 @@ from .encode import (
     fill_value,
     is_categorical,
     missing_counts,
-    numeric_array,
+    numeric_column,
     raise_missing,
 )
-from .levels import MAX_LEVELS, MISSING_LEVEL, OTHER_LEVEL, fit_levels, indicators, unseen_counts
+from .levels import MAX_LEVELS, MISSING_LEVEL, OTHER_LEVEL, fit_levels, unseen_counts
 from .missing import array_fill
 from .scaling import (
     SCALINGS,
@@ -43,6 +43,7 @@ from .scaling import (
     smooth_clip,
 )
 from .source import Features
+from .table_matrix import TableLayout
 
 __all__ = ["Preprocessor", "Standardizer"]
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class Preprocessor:
         """
         self.quantiles_: np.ndarray | None = None
         if isinstance(X, pd.DataFrame):
-            return self._fit_table(X if rows is None else X.iloc[rows], source)
+            return self._fit_table(X, rows, source)
         if X.ndim != 2:
             raise DataError(f"features must be a table or a 2-D array, got shape {X.shape}")
         self.input_ = "array"
@@ -163,18 +164,24 @@ class Preprocessor:
         else:
             self.scaler_ = robust_standardizer(X)
 
-    def _fit_table(self, frame: pd.DataFrame, source: str) -> Preprocessor:
+    def _fit_table(self, X: pd.DataFrame, rows: np.ndarray | None, source: str) -> Preprocessor:
+        """Learn from the ``rows`` of a table (all by default), a column at a time: the
+        training part is never copied whole."""
         self.input_ = "table"
-        self.columns_ = [str(c) for c in frame.columns]
-        frame = frame.set_axis(self.columns_, axis=1)
+        self.columns_ = [str(c) for c in X.columns]
+        frame = X.set_axis(self.columns_, axis=1)
+
+        def part(values: Any) -> Any:
+            if rows is None:
+                return values
+            return values.iloc[rows] if isinstance(values, pd.Series) else values[rows]
+
         kinds = {c: is_categorical(frame[c]) for c in self.columns_}
-        frame = frame.assign(**{c: category_text(frame[c]) for c in self.columns_ if kinds[c]})
+        text = {c: category_text(frame[c]) for c in self.columns_ if kinds[c]}
         if not self.imputes:
-            check_missing(frame, source)
+            check_missing(frame, source, rows=rows)
         self.categories_ = {
-            c: fit_levels(frame[c], self.max_levels, missing=self.imputes)
-            for c in self.columns_
-            if kinds[c]
+            c: fit_levels(part(text[c]), self.max_levels, missing=self.imputes) for c in text
         }
         for column, levels in self.categories_.items():
             if OTHER_LEVEL in levels:
@@ -182,40 +189,53 @@ class Preprocessor:
                     "column %r has %d categories: the %d most frequent get an input each, the "
                     "others share one (%s)",
                     column,
-                    frame[column].nunique(),
+                    part(text[column]).nunique(),
                     self.max_levels - 1,
                     OTHER_LEVEL,
                 )
-        self._learn_missing(dict(zip(self.columns_, missing_counts(frame).tolist(), strict=True)))
+        counts = missing_counts(frame, rows)
+        self._learn_missing(dict(zip(self.columns_, counts.tolist(), strict=True)))
         self.fill_ = None
         if self.imputes:
             self.fill_ = [
                 (MISSING_LEVEL if MISSING_LEVEL in self.categories_[c] else None)
                 if kinds[c]
-                else fill_value(frame[c], str(self.impute), c)
+                else fill_value(part(frame[c]), str(self.impute), c)
                 for c in self.columns_
             ]
-        numeric = self._numeric(self._fill_table(frame), source)
+        names = [c for c in self.columns_ if c not in self.categories_]
+        numeric = np.empty((len(frame) if rows is None else len(rows), len(names)), order="F")
+        fills = dict(zip(self.columns_, self.fill_ or [None] * len(self.columns_), strict=True))
+        for j, column in enumerate(names):
+            numeric[:, j] = part(numeric_column(frame, column, source))
+            if fills[column] is not None:
+                np.copyto(numeric[:, j], fills[column], where=np.isnan(numeric[:, j]))
         if not self.standardize:
             self.scaler_ = Standardizer.identity(numeric.shape[1])
         elif self.scaling == "standard":
             self.scaler_ = Standardizer.fit(numeric)
         else:
             self._fit_order_statistics(numeric)
-        names = [c for c in self.columns_ if c not in self.categories_]
         check_statistics(self.scaler_.mean, self.scaler_.scale, names, source)
         return self
 
     # -- applying --------------------------------------------------------------------------------
-    def transform(self, X: Features, source: str = "the data") -> np.ndarray:
-        """The float32 model inputs for raw features laid out as in ``fit``, checked finite."""
-        out = self._transform(X, source)
+    def transform(
+        self, X: Features, source: str = "the data", rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The float32 model inputs for raw features laid out as in ``fit``, checked finite;
+        of the table ``X``'s ``rows`` only (positions), if given."""
+        if rows is not None and not isinstance(X, pd.DataFrame):
+            X, rows = X[rows], None
+        out = self._transform(X, source, rows)
         index = X.index if isinstance(X, pd.DataFrame) else None
+        if index is not None and rows is not None:
+            index = index[rows]
         check_finite_output(out, self.output_names_, source, index)
         return out
 
     @np.errstate(over="ignore", invalid="ignore")  # such values are refused by transform
-    def _transform(self, X: Features, source: str) -> np.ndarray:
+    def _transform(self, X: Features, source: str, rows: np.ndarray | None = None) -> np.ndarray:
         self._check_fitted()
         if self.input_ == "array":
             if isinstance(X, pd.DataFrame):
@@ -237,19 +257,11 @@ class Preprocessor:
                 return scaled
             return self._assemble(len(X), dict(zip(self.columns_, scaled.T, strict=True)), gaps)
         frame = feature_table(X, self.columns_, source)
-        frame = frame.assign(**{c: category_text(frame[c]) for c in self.categories_})
         if self.fill_ is None:
-            check_missing(frame, source)
-        gaps = self._gaps(numeric_array(frame, self.indicators_, source), self.indicators_)
-        frame = self._fill_table(frame)
-        numeric = [c for c in self.columns_ if c not in self.categories_]
-        scaled = self._scale(self._numeric(frame, source))
-        values: dict[str, np.ndarray] = dict(zip(numeric, scaled.T, strict=True))
-        for column, levels in self.categories_.items():
-            values[column] = indicators(
-                frame[column], levels, self.unknown_category, column, source
-            )
-        return self._assemble(len(frame), values, gaps)
+            check_missing(frame, source, rows=rows)
+        fills = dict(zip(self.columns_, self.fill_ or [None] * len(self.columns_), strict=True))
+        layout = TableLayout(self.columns_, self.categories_, self.indicators_, fills)
+        return layout.matrix(frame, self.unknown_category, self._scale, source, rows)
 
     def _gaps(self, X: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
         """The missing-value indicators of ``X`` (its ``columns``) that the model takes."""
@@ -292,21 +304,12 @@ class Preprocessor:
         fill = np.asarray(self.fill_, dtype=X.dtype)
         return np.where(np.isnan(X), fill, X)
 
-    def _fill_table(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.fill_ is None:
-            return frame
-        fill = {c: v for c, v in zip(self.columns_, self.fill_, strict=True) if v is not None}
-        return frame.fillna(fill)
-
-    def _numeric(self, frame: pd.DataFrame, source: str) -> np.ndarray:
-        columns = [c for c in self.columns_ if c not in self.categories_]
-        return numeric_array(frame, columns, source)
-
-    def unknown_counts(self, X: Features) -> dict[str, int]:
-        """Per categorical column, the values of a raw table unseen in training (or beyond a
-        capped column's levels), which ``transform`` maps to ``(other)`` or all zeros."""
+    def unknown_counts(self, X: Features, rows: np.ndarray | None = None) -> dict[str, int]:
+        """Per categorical column, the values of a raw table (its ``rows``, all by default)
+        unseen in training (or beyond a capped column's levels), which ``transform`` maps to
+        ``(other)`` or all zeros."""
         self._check_fitted()
-        return unseen_counts(X, self.categories_)
+        return unseen_counts(X, self.categories_, rows)
 
     # -- what it learned ------------------------------------------------------------------------
     @property
