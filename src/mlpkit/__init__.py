@@ -36,6 +36,7 @@ _EXPORTS = {
         "ConfigError",
         "DataError",
         "DataNotFoundError",
+        "DistributedError",
         "DownloadError",
         "MlpkitError",
         "TrainingError",
@@ -48,6 +49,7 @@ _EXPORTS = {
     "metrics": ["METRICS", "get_metric"],
     "models": ["ACTIVATIONS", "MLP", "WideAndDeep"],
     "optim": ["OPTIMIZERS", "make_optimizer"],
+    "stacked": ["Ensemble", "StackedMLP"],
     "plots": [
         "confusion_matrix_plot",
         "decision_surface",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:
         ConfigError,
         DataError,
         DataNotFoundError,
+        DistributedError,
         DownloadError,
         MlpkitError,
         TrainingError,
@@ -137,6 +140,7 @@ if TYPE_CHECKING:
     from .runs.report import report_run
     from .schedulers import SCHEDULERS
     from .sklearn import MLPClassifier, MLPRegressor
+    from .stacked import Ensemble, StackedMLP
     from .training.fit import fit
     from .training.interrupt import TrainingInterrupted
     from .training.trainer import Trainer

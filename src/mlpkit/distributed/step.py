@@ -43,6 +43,10 @@ class DataParallelStep:
         global_rows: Callable[[], int],
         stop_wanted: Callable[[], bool],
     ) -> None:
+        if step.name == "stacked":
+            raise ConfigError(
+                "an ensemble (a StackedMLP) does not train data-parallel; train it in one process"
+            )
         if getattr(step, "skip_nonfinite", False):
             raise ConfigError(
                 "skip_nonfinite cannot be used in a distributed run (every rank would have to "

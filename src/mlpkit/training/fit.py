@@ -32,6 +32,9 @@ from ..losses import named_loss, resolve_loss
 from ..metrics import check_labels, get_metrics
 from ..nested import call_model, leaves, primary
 from ..optim import make_optimizer
+from ..stacked.model import StackedMLP
+from ..stacked.predict import Ensemble
+from ..stacked.training import member_scores, stacked_optimizer, task_of
 from .defaults import resolve_label_smoothing, resolve_training
 from .precision import fall_back_to_fp32, resolve_precision
 from .seeding import deterministic_algorithms, seed_everything
@@ -91,9 +94,13 @@ def fit(
     group = join(run.dist_timeout)  # a data-parallel run (torchrun, mlpkit train --nproc)
     # The optimizer is built after the move, so that its state lives on the same device.
     model.to(device)
-    opt = make_optimizer(
+    # K members trained as one: a StackedMLP (wrapped below) or its Ensemble.
+    stack = model.stack if isinstance(model, Ensemble) else model
+    stack = stack if isinstance(stack, StackedMLP) else None
+    build_optimizer = make_optimizer if stack is None else stacked_optimizer
+    opt = build_optimizer(
         optim.optimizer,
-        model.parameters(),
+        model.parameters() if stack is None else stack.parameters(),
         lr=optim.lr,
         momentum=optim.momentum,
         nesterov=optim.nesterov,
@@ -132,6 +139,8 @@ def fit(
     loss_fn = _loss(loss, loss_weights, optim, settings, train_batches, smoothing)
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(device)
+    if stack is not None and not isinstance(model, Ensemble):
+        model = Ensemble(stack, task_of(loss_fn))  # validated and measured as the members' mean
     _labels_as_indices(loss_fn, train_batches, val_batches)
     _check_model_fits_data(model, train_batches)
     autocast_dtype = resolve_precision(run.precision, device, _probe_shape(model, run.batch_size))
@@ -189,6 +198,12 @@ def fit(
         history = trainer.fit()
     if isinstance(loss, str) and loss == "cross_entropy":
         history.attrs["label_smoothing"] = smoothing
+    if stack is not None:
+        history.attrs["members"] = stack.members
+        if val_batches is not None:  # how each member scores alone, beside the ensemble
+            history.attrs["member_scores"] = member_scores(
+                stack, val_batches, loss_fn, trainer.metrics
+            )
     return history
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nested import Structure, call_model, map_structure
+from ..stacked.predict import Ensemble
 from .precision import autocast
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,16 @@ def choose_step(
     """
     if step not in ("auto", "fused", "autograd"):
         raise ConfigError(f"unknown step {step!r}; use auto, fused or autograd")
+    if isinstance(model, Ensemble):  # K stacked members: their own fused step
+        from ..stacked.training import EnsembleStep
+
+        reason = _autograd_needed(skip_nonfinite, autocast_dtype, compile)
+        if reason is not None or step == "autograd":
+            raise ConfigError(
+                f"an ensemble trains with the stacked step only ({reason or 'step=autograd'}); "
+                "leave that setting out"
+            )
+        return EnsembleStep(model, loss_fn, optimizer, clip_grad_norm)
     reason = _autograd_needed(skip_nonfinite, autocast_dtype, compile)
     if reason is None and step != "autograd":
         try:
