@@ -123,6 +123,12 @@ class ModelConfig(Section):
     aux_weight: float = setting(
         0.0, "wide_deep: loss weight of an auxiliary deep-only output, e.g. 0.2", ge=0, lt=1
     )
+    ensemble: int = setting(
+        1,
+        "members of an ensemble trained as one stacked model (each MLP from its own seed, on "
+        "the mean of their losses; predictions average their probabilities or values)",
+        ge=1,
+    )
 
     @field_validator("hidden")
     @classmethod
@@ -145,6 +151,11 @@ class ModelConfig(Section):
             raise ValueError("wide_deep needs at least one hidden layer, e.g. hidden = [50, 40]")
         if self.aux_weight and self.architecture != "wide_deep":
             raise ValueError("aux_weight is for architecture = 'wide_deep'")
+        if self.ensemble > 1 and (self.architecture != "mlp" or self.batch_norm):
+            raise ValueError(
+                "an ensemble stacks plain MLPs: leave out architecture = 'wide_deep' and "
+                "batch_norm, or set ensemble = 1"
+            )
         return self
 
 

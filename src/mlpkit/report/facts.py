@@ -102,6 +102,8 @@ def training_facts(config: Any, history: pd.DataFrame) -> dict[str, Any]:
         "device": attrs.get("device"),
         "threads": attrs.get("threads"),
         "processes": attrs.get("processes", 1),
+        "members": attrs.get("members", 1),
+        "member_scores": attrs.get("member_scores"),
         "stopped": attrs.get("stopped"),
         "epochs": len(history),
         "training_seconds": float(last["total_time"]) if "total_time" in history else None,

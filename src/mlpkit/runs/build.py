@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..losses import CLASSIFICATION_LOSSES, WeightedLoss, named_loss
 from ..models import MLP, WideAndDeep
 from ..optim import default_lr
+from ..stacked import Ensemble, StackedMLP
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["rmse", "mae", "r2"]}
 DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
@@ -59,7 +60,7 @@ def _check_loss_fits_task(loss: str, data: LoadedData) -> None:
         )
 
 
-def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep:
+def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep | Ensemble:
     """The model a config describes, sized for the prepared (preprocessed) inputs.
 
     With ``bce_with_logits`` a two-class model has one output (the positive class's logit);
@@ -68,6 +69,8 @@ def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep:
     settings, outputs = config.model, prepared.source.n_outputs
     if config.optim.loss == "bce_with_logits":
         outputs = 1
+    if settings.ensemble > 1:
+        return _ensemble(config, prepared.n_inputs, outputs)
     layers = dict(
         activation=settings.activation,
         dropout=settings.dropout,
@@ -85,6 +88,22 @@ def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep:
             **layers,
         )
     return MLP(prepared.n_inputs, settings.hidden, outputs, **layers)
+
+
+def _ensemble(config: RunConfig, inputs: int, outputs: int) -> Ensemble:
+    """``--ensemble K``: K MLPs of the configured shape, member k from seed + k, as one model."""
+    tasks = {"cross_entropy": "classification", "mse": "regression"}
+    if config.optim.loss not in tasks:
+        raise ConfigError(
+            f"an ensemble trains with cross_entropy or mse, not {config.optim.loss}; "
+            "choose one with --loss, or set --ensemble 1"
+        )
+    settings, members = config.model, config.model.ensemble
+    stack = StackedMLP(
+        members, inputs, settings.hidden, outputs, settings.activation, settings.dropout,
+        seeds=[config.train.seed + k for k in range(members)],
+    )  # fmt: skip
+    return Ensemble(stack, tasks[config.optim.loss])  # type: ignore[arg-type]
 
 
 def check_groups(config: RunConfig) -> None:

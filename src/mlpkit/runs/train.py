@@ -74,6 +74,8 @@ class RunResult:
             lines.append(("weights kept", f"epoch {kept} ({best})"))
         if self.config.optim.loss == "cross_entropy":
             lines.append(("label smoothing", f"{self.config.optim.label_smoothing or 0:g}"))
+        if attrs.get("members", 1) > 1:
+            lines.append(("ensemble", member_summary(attrs)))
         return lines
 
 
@@ -144,6 +146,16 @@ def train_run(
         folder.commit()
     summary = preprocessing_summary(prepared)
     return RunResult(folder.target, history, test_metrics, model, config, summary)
+
+
+def member_summary(attrs: dict[str, Any]) -> str:
+    """``8 members; alone val_loss 0.31-0.35 (the ensemble 0.29)``."""
+    text = f"{attrs['members']} members"
+    scores = attrs.get("member_scores")
+    if scores:
+        losses = [s["val_loss"] for s in scores]
+        text += f"; alone val_loss {min(losses):.4g}-{max(losses):.4g}"
+    return text
 
 
 def _processes(config: RunConfig, group: Group | None, resume_from: dict[str, Any] | None):

@@ -4,12 +4,13 @@ probabilities (classification) or values (regression)."""
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..models import ARCHITECTURES
 from .model import StackedMLP
 
 Task = Literal["classification", "regression"]
@@ -53,7 +54,8 @@ class Ensemble(nn.Module):
     """A ``StackedMLP`` as one model of (n, out) outputs, for evaluation, metrics and export:
     for classification the log of the members' mean probabilities (logits of the ensemble:
     softmax, argmax and cross-entropy on them are the ensemble's), for regression the mean of
-    their values. Masked members are left out.
+    their values. Masked members are left out (weighted by zero, which exports as a graph
+    without data-dependent shapes).
 
     >>> model = Ensemble(StackedMLP(3, 4, [8], 2), "classification").eval()
     >>> torch.allclose(model(torch.zeros(5, 4)).softmax(1).sum(1), torch.ones(5))
@@ -65,8 +67,29 @@ class Ensemble(nn.Module):
         _active(torch.zeros(1, 1, 1), task, None)  # checks the task
         self.stack, self.task = stack, task
 
+    @classmethod
+    def from_arguments(cls, task: Task, **stack: Any) -> Ensemble:
+        """The ensemble ``arguments()`` describes (how ``mlpkit.load_model`` rebuilds it)."""
+        return cls(StackedMLP(**stack), task)
+
+    def arguments(self) -> dict[str, Any]:
+        """The constructor arguments, enough to build the same architecture again."""
+        stack = self.stack
+        rates = stack.dropout_rates.flatten().tolist()
+        return {
+            "task": self.task, "members": stack.members, "in_features": stack.in_features,
+            "hidden": list(stack.hidden), "out_features": stack.out_features,
+            "activation": stack.activation, "dropout": rates if len(set(rates)) > 1 else rates[0],
+        }  # fmt: skip
+
     def forward(self, x: Tensor) -> Tensor:
         outputs = self.stack(x)
+        weights = self.stack.active.to(outputs.dtype).view(-1, 1, 1)
         if self.task == "classification":
-            return ensemble_log_probabilities(outputs, self.stack.active)
-        return ensemble_mean(outputs, "regression", self.stack.active)
+            log_weights = torch.log(weights / weights.sum())
+            return torch.logsumexp(torch.log_softmax(outputs, dim=2) + log_weights, dim=0)
+        return (outputs * weights).sum(0) / weights.sum()
+
+
+# mlpkit.load_model rebuilds a saved ensemble from its arguments.
+ARCHITECTURES["Ensemble"] = Ensemble.from_arguments  # type: ignore[assignment]
