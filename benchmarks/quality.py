@@ -122,13 +122,13 @@ def _score(task: str, y_true, y_pred) -> float:
 
 
 # -- systems -----------------------------------------------------------------------------------
-def mlpkit_system(preset: str) -> Callable[..., float]:
+def mlpkit_system(preset: str, *flags: str) -> Callable[..., float]:
     def run(train: Path, test: Path, task: str, seed: int) -> float:
-        out = train.parent / f"mlpkit-{preset}"
+        out = train.parent / "-".join(["mlpkit", preset, *flags])
         command = [
             sys.executable, "-m", "mlpkit", "train", "--data", str(train), "--target", TARGET,
             "--test", str(test), "--task", task, "--preset", preset, "--seed", str(seed),
-            "--out", str(out), "--overwrite", "--no-report",
+            "--out", str(out), "--overwrite", "--no-report", *flags,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(SRC)}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -219,6 +219,8 @@ def realmlp_td(train: Path, test: Path, task: str, seed: int) -> float:
 
 SYSTEMS: dict[str, tuple[Callable[..., float], str | None]] = {
     **{f"mlpkit-{p}": (mlpkit_system(p), None) for p in PRESETS},
+    # The default run as an ensemble of 8 stacked members (mlpkit train --ensemble 8).
+    "mlpkit-ensemble8": (mlpkit_system("default", "--ensemble", "8"), None),
     "sklearn-mlp": (sklearn_mlp, None),
     "lightgbm": (lightgbm_defaults, "lightgbm"),
     "realmlp-td": (realmlp_td, "pytabkit"),
