@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import mlpkit
 
@@ -25,6 +26,7 @@ data = mlpkit.DataConfig(
 config = mlpkit.RunConfig(data=data)
 prepared = mlpkit.prepare_data(config)
 
+torch.manual_seed(0)  # the same initial weights on every run
 models = {
     "linear": mlpkit.MLP(1, hidden=[], out_features=1),  # nn.Linear(1, 1)
     "tanh": mlpkit.MLP(1, hidden=[10], out_features=1, activation="tanh"),  # Linear, Tanh, Linear

@@ -10,6 +10,8 @@ MNIST is downloaded on first use (about 11 MB) into ``$MLPKIT_DATA`` or ``~/.cac
 import argparse
 import sys
 
+import torch
+
 import mlpkit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,6 +29,7 @@ except mlpkit.DownloadError as error:
 X_train, y_train = prepared.train
 print(f"{len(y_train)} training and {len(prepared.val[1])} validation images")
 
+torch.manual_seed(0)  # the same initial weights on every run
 model = mlpkit.MLP(28 * 28, hidden=[args.hidden], out_features=10, activation="relu")
 for lr in (0.5, 0.1):  # fit(5, 0.5) then fit(5, 0.1) in the chapter: the same weights go on
     history = mlpkit.fit(

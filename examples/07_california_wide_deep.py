@@ -16,6 +16,8 @@ Run it as::
 import argparse
 import sys
 
+import torch
+
 import mlpkit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,6 +37,7 @@ except mlpkit.DownloadError as error:
 inputs, y_train = prepared.train  # inputs: {"wide": (n, 5), "deep": (n, 6)}, scaled
 print({name: array.shape for name, array in inputs.items()}, "->", y_train.shape)
 
+torch.manual_seed(0)  # the same initial weights on every run
 model = mlpkit.WideAndDeep(len(wide), len(deep), hidden=[50, 40], aux_output=True)
 # The model returns (main, auxiliary); both predict the same target, so one target serves both,
 # and the loss is 0.8 * main + 0.2 * auxiliary. Metrics and predictions use the main output.
