@@ -57,13 +57,11 @@ class DataParallelStep:
         self.global_rows = global_rows
         self.stop_wanted = stop_wanted
         self.stop_voted = False
-        self.name = step.name
         self._sum_losses = _reduction(step.loss_fn) == "sum"
         model = step.model
         group.broadcast_parameters(model)
         if step.name == "fused":
             self._flat = step.flat_gradients(extra=1)
-            self._grads = self._flat[:-1]
             step.sync = self
         else:
             self._flat = None

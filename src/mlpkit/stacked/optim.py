@@ -10,6 +10,7 @@ values are (K, 1, 1) tensors, which broadcast over each parameter's other dimens
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from .model import member_values
 Number = float | Sequence[float] | Tensor
 
 
-class StackedOptimizer(torch.optim.Optimizer):
+class StackedOptimizer(torch.optim.Optimizer, metaclass=abc.ABCMeta):
     """What the stacked optimizers share: per-member learning rates and weight decays, and the
     members they leave alone (``step(active=...)``)."""
 
@@ -117,10 +118,12 @@ class StackedOptimizer(torch.optim.Optimizer):
         super().__setstate__(state)
         self._cached_settings = {}
 
+    @abc.abstractmethod
     def _update(
         self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], s: _Settings
     ) -> None:
-        raise NotImplementedError
+        """Update ``params`` of one group from ``grads`` with the members' settings ``s``: what
+        each optimizer (SGD, Adam, AdamW) defines."""
 
 
 class _Settings:

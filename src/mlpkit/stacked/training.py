@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..metrics import Metric, compute_all
 from ..nested import primary
+from ..optim import default_lr
 from .model import StackedMLP
 from .optim import StackedAdam, StackedAdamW, StackedOptimizer, StackedSGD
 from .predict import Ensemble, Task, ensemble_log_probabilities, ensemble_mean
@@ -30,8 +31,6 @@ def stacked_optimizer(
     nesterov: bool = False, weight_decay: float | None = None,
 ) -> StackedOptimizer:  # fmt: skip
     """The stacked counterpart of ``mlpkit.optim.make_optimizer`` for the optimizers it has."""
-    from ..optim import default_lr
-
     if name not in STACKED_OPTIMIZERS:
         raise ConfigError(
             f"an ensemble trains with {', '.join(STACKED_OPTIMIZERS)}, not {name!r}; "

@@ -100,7 +100,7 @@ def fit(
     build_optimizer = make_optimizer if stack is None else stacked_optimizer
     opt = build_optimizer(
         optim.optimizer,
-        model.parameters() if stack is None else stack.parameters(),
+        model.parameters(),  # an Ensemble's are its stack's
         lr=optim.lr,
         momentum=optim.momentum,
         nesterov=optim.nesterov,

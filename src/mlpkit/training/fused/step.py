@@ -170,7 +170,7 @@ class FusedMLPStep:
             loss, g = self._loss(x, targets)
             sync = self.sync
             if sync is not None:  # this rank's share of the whole batch's loss
-                g = g * sync.share(x.shape[0])
+                g = g.mul_(sync.share(x.shape[0]))  # the loss head's buffer, used once
             for stage in self._backward:
                 g = stage.backward(g)
             if sync is not None:
