@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mlpkit.data.batching import TensorBatcher, make_batches
+from mlpkit.errors import DataError
 
 
 def numbered(n: int = 103):
@@ -62,3 +64,40 @@ def test_dict_inputs_stay_aligned_per_key():
     for inputs, targets in make_batches(data, 7, shuffle=True, device="cpu"):
         assert torch.equal(inputs["wide"][:, 0].long(), targets)
         assert torch.equal(inputs["deep"][:, 0], 2 * inputs["wide"][:, 0])
+
+
+def test_per_member_batches_give_each_member_its_own_order_of_its_own_rows():
+    X, y = numbered(60)
+    rows = [torch.arange(0, 40), torch.arange(20, 60), torch.arange(0, 60, 2)]  # 40, 40, 30
+    batches = make_batches((X, y), 8, shuffle=True, device="cpu", seed=2)
+    batches.per_member(3, rows)
+    assert batches.num_samples == 30 and len(batches) == 4  # the fewest rows set the epoch
+    epochs = []
+    for _ in range(2):
+        seen = list(batches)
+        inputs = torch.cat([x for x, _ in seen], dim=1)  # (K, 30, 3)
+        targets = torch.cat([t.view(3, -1) for _, t in seen], dim=1)  # (K, 30)
+        assert inputs.shape == (3, 30, 3)
+        assert torch.equal(inputs[:, :, 0].long(), targets)  # each row with its own target
+        for k in range(3):
+            mine = set(targets[k].tolist())
+            assert len(mine) == 30 and mine <= set(rows[k].tolist())
+        assert targets[0].tolist() != targets[1].tolist()
+        epochs.append(targets)
+    assert not torch.equal(epochs[0], epochs[1])  # a new order every epoch
+    again = make_batches((X, y), 8, shuffle=True, device="cpu", seed=2)
+    again.per_member(3, rows)
+    assert torch.equal(torch.cat([t.view(3, -1) for _, t in again], dim=1), epochs[0])
+
+
+def test_per_member_inputs_give_each_member_rows_of_its_own_matrix():
+    X, y = numbered(12)
+    own = torch.stack([X, -X])  # member 1 sees its inputs negated (say, scaled on its fold)
+    batches = make_batches((X, y), 5, shuffle=True, device="cpu", seed=0)
+    batches.per_member(2, inputs=own)
+    for inputs, targets in batches:
+        rows = targets.view(2, -1)
+        assert torch.equal(inputs[0, :, 0].long(), rows[0])
+        assert torch.equal(-inputs[1, :, 0].long(), rows[1])
+    with pytest.raises(DataError, match=r"shape \(2, 12, \.\.\.\)"):
+        batches.per_member(2, inputs=torch.zeros(3, 12, 3))

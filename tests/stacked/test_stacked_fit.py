@@ -94,3 +94,14 @@ def test_what_an_ensemble_cannot_train_with_is_refused(parts):
     with pytest.raises(ConfigError, match="cross-entropy or mean squared error"):
         mlpkit.fit(StackedMLP(2, 6, [8], 1), "l1", (train[0], train[1].astype(np.float32)),
                    epochs=1)  # fmt: skip
+
+
+def test_members_draw_their_own_batch_orders_unless_batches_are_shared(parts):
+    """Two members from one seed: on shared batches they stay the same model; each drawing its
+    own order (the default), they become two."""
+    train, val = parts
+    for batches, same in (("shared", True), ("own", False)):
+        stack = StackedMLP(2, 6, [16], 2, seeds=[0, 0])
+        history = mlpkit.fit(stack, "cross_entropy", train, val, **SETTINGS, member_batches=batches)
+        assert torch.equal(stack.weights[0][0], stack.weights[0][1]) is same, batches
+        assert 0 < history["train_accuracy"].iloc[-1] <= 1

@@ -287,6 +287,11 @@ class TrainConfig(Section):
         gt=0,
     )
     drop_last: bool = setting(False, "drop a last, smaller training batch")
+    member_batches: Literal["own", "shared"] = setting(
+        "own",
+        "an ensemble's batches: each member its own shuffle order of the rows (own), or every "
+        "member the same batches (shared: one common batch, training metrics the ensemble's)",
+    )
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ Other datasets and ``DataLoader``s stream through ``LoaderBatches``, which moves
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -92,12 +92,63 @@ class TensorBatcher:
         self.generator = torch.Generator().manual_seed(seed)
         self.part: Callable[[int], slice] | None = None  # this rank's rows of a batch
         self.batch_rows = 0  # rows in the whole of the last batch yielded
+        self.member_rows: list[torch.Tensor] | None = None  # per_member's row positions
+        self.member_inputs = False  # per_member gave one input matrix per member
 
     def shard(self, part: Callable[[int], slice]) -> None:
         """Yield only this rank's part of each batch (``part(rows)`` picks it) in a
         data-parallel run: every rank draws the same order from the same seed, so the parts of
         one batch are disjoint and together the batch a single process would train on."""
         self.part = part
+
+    def per_member(
+        self,
+        members: int,
+        rows: Sequence[torch.Tensor] | None = None,
+        inputs: torch.Tensor | None = None,
+    ) -> None:
+        """Batches for the K members of a stacked model, each member its own order.
+
+        From now on, every epoch member k draws its own shuffled order of the row positions
+        ``rows[k]`` (default: all rows; a fold's training rows, say) from this batcher's seeded
+        generator, so that a resumed run draws the same orders again. Each batch is then
+        ``(inputs (K, b, ...), targets (K * b, ...))``: member k's targets are rows
+        ``k * b`` to ``(k + 1) * b``. Members with more rows than the fewest leave their
+        extra rows out of the epoch (a different few each epoch): ``num_samples`` and
+        ``len()`` count one member's rows and batches. ``inputs`` (K, n, ...) replace the shared
+        inputs with one matrix per member (e.g. preprocessed per fold).
+
+        >>> batches = TensorBatcher(torch.zeros(10, 3), torch.zeros(10), batch_size=4)
+        >>> batches.per_member(2, [torch.arange(0, 6), torch.arange(4, 10)])
+        >>> [(tuple(x.shape), tuple(y.shape)) for x, y in batches]
+        [((2, 4, 3), (8, 1)), ((2, 2, 3), (4, 1))]
+        """
+        if self.part is not None:
+            raise ConfigError("per-member batches do not shard over processes; use one process")
+        if not isinstance(self.inputs, torch.Tensor) or not isinstance(self.targets, torch.Tensor):
+            raise ConfigError(
+                "per-member batches take one input matrix and one target array, not named or "
+                "several"
+            )
+        n = len(self.targets)
+        if inputs is not None:
+            if inputs.dim() < 2 or inputs.shape[0] != members or inputs.shape[1] != n:
+                raise DataError(
+                    f"per-member inputs must have shape ({members}, {n}, ...), one matrix per "
+                    f"member with a row per sample; got {tuple(inputs.shape)}"
+                )
+            self.inputs = to_tensor(inputs).to(self.device)
+            self.member_inputs = True
+        if rows is None:
+            rows = [torch.arange(n)] * members
+        rows = [torch.as_tensor(r, dtype=torch.long).flatten() for r in rows]
+        if len(rows) != members or min(len(r) for r in rows) == 0:
+            raise DataError(f"give {members} non-empty sets of row positions, one per member")
+        if any(int(r.min()) < 0 or int(r.max()) >= n for r in rows):
+            raise DataError(f"row positions must lie in 0 to {n - 1}")
+        self.member_rows = rows
+        self.num_samples = min(len(r) for r in rows)
+        self.drop_last = self.drop_last and self.num_samples >= self.batch_size
 
     def __len__(self) -> int:
         full, rest = divmod(self.num_samples, self.batch_size)
@@ -109,6 +160,9 @@ class TensorBatcher:
     def batches(self, start: int = 0) -> Iterator[tuple[Structure, Structure]]:
         """One epoch's batches from batch ``start`` on (an epoch resumed part-way): the order is
         drawn as for a whole epoch, and the first ``start`` batches are not gathered."""
+        if self.member_rows is not None:
+            yield from self._member_batches(start)
+            return
         if not self.shuffle:  # slices are views: nothing is copied
             for batch in range(start, len(self)):
                 first = batch * self.batch_size
@@ -141,6 +195,32 @@ class TensorBatcher:
                 yield _take(inputs, rows), _take(targets, rows)
             else:
                 yield rows_of(self.inputs, rows), rows_of(self.targets, rows)
+
+    def _member_batches(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Each member's rows in its own order (``per_member``); on the CPU gathered by NumPy
+        on this thread, as ``batches`` gathers."""
+        assert self.member_rows is not None
+        n, size = self.num_samples, self.batch_size
+        orders = torch.stack(
+            [
+                r[torch.randperm(len(r), generator=self.generator)[:n]] if self.shuffle else r[:n]
+                for r in self.member_rows
+            ]
+        )  # (K, n)
+        inputs, targets = self.inputs, self.targets
+        on_cpu = self.device.type == "cpu" and inputs.dtype in _NUMPY_DTYPES
+        if on_cpu:
+            inputs, targets, orders = inputs.numpy(), targets.numpy(), orders.numpy()
+        else:
+            orders = orders.to(self.device)
+        owner = torch.arange(len(orders), device=self.device)[:, None]  # (K, 1): whose matrix
+        owner = owner.numpy() if on_cpu else owner
+        for batch in range(start, len(self)):
+            idx = orders[:, batch * size : (batch + 1) * size]  # (K, b)
+            # (K, n, ...) inputs: member k's rows of its own matrix
+            x = inputs[owner, idx] if self.member_inputs else inputs[idx]
+            y = targets[idx.reshape(-1)]
+            yield (torch.from_numpy(x), torch.from_numpy(y)) if on_cpu else (x, y)
 
 
 _NUMPY_DTYPES = {torch.float16, torch.float32, torch.float64, torch.int64, torch.int32,

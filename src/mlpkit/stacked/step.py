@@ -29,7 +29,8 @@ class StackedStep:
     member, (K,), masked members included.
 
     Inputs are (n, in), shared by all members, or (K, n, in), one batch per member; targets
-    (n, ...) or (K, n, ...) likewise. Dropout draws its masks with the calls
+    (n, ...) or (K, n, ...) likewise, or (K * n, ...), the members' batches one after another
+    (as ``TensorBatcher.per_member`` yields them). Dropout draws its masks with the calls
     ``StackedMLP.forward`` makes, so with one seed both draw the same masks. With
     ``clip_grad_norm``, each member's gradients are clipped to that norm on their own, as K
     separate runs would clip them.
@@ -126,6 +127,7 @@ class StackedStep:
             plan = self._plan(x)
             weights, scales = self._member_shares(x.shape[1])
             out = self._forward(x, plan)
+            targets = _per_member(targets, *x.shape[:2]) if inputs.dim() == 3 else targets
             loss, self.member_losses, g = self._loss(out, targets, weights, scales)
             self._backward(g, x, plan)
             for p, grad in zip(self._params(), self._grads, strict=True):  # as autograd leaves it
@@ -204,6 +206,13 @@ class StackedStep:
         factor = (self.clip_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         for g in self._grads:
             g.mul_(factor.view(-1, *[1] * (g.dim() - 1)))
+
+
+def _per_member(targets: Tensor, k: int, n: int) -> Tensor:
+    """(K * n, ...) targets, the members' batches one after another, as (K, n, ...)."""
+    if k > 1 and targets.dim() >= 1 and targets.shape[0] == k * n:
+        return targets.view(k, n, *targets.shape[1:])
+    return targets
 
 
 class _Plan:

@@ -57,7 +57,10 @@ def task_of(loss_fn: Any) -> Task:
 
 class EnsembleStep:
     """``StackedStep`` in the loop's terms: the loss is the mean of the members' losses, the
-    outputs (n, out) the ensemble's, so that the training metrics are the ensemble's."""
+    outputs (n, out) the ensemble's, so that the training metrics are the ensemble's. Where
+    each member trains on its own batch ((K, n, in) inputs, ``TensorBatcher.per_member``), there
+    is no batch common to the ensemble: the outputs are the members' own, (K * n, out), and the
+    training metrics those of the members on their batches."""
 
     def __init__(self, model: Ensemble, loss_fn: Any, optimizer: Any, clip_grad_norm=None):
         if not isinstance(optimizer, StackedOptimizer):
@@ -74,6 +77,8 @@ class EnsembleStep:
 
     def train_batch(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         loss, outputs = self.inner.train_batch(inputs, targets)
+        if inputs.dim() == 3:  # each member its own batch: the members' outputs on their rows
+            return loss, outputs.reshape(-1, outputs.shape[2])
         return loss, _combined(outputs, self.model.task, self.model.stack.active)
 
 

@@ -117,6 +117,12 @@ def fit(
         persistent_workers=persistent_workers,
     )
     _no_lone_batchnorm_rows(model, train_batches)
+    if (
+        stack is not None
+        and run.member_batches == "own"
+        and isinstance(train_batches, TensorBatcher)
+    ):
+        train_batches.per_member(stack.members)  # each member its own shuffle order
     threads = run.threads
     if group is not None:
         shard_batches(train_batches, group, run.seed)
