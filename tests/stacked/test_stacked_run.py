@@ -26,7 +26,8 @@ def test_an_ensemble_run_is_saved_reloaded_and_predicts_as_one_model(tmp_path):
     )  # fmt: skip
     result = train_run(config)
     assert result.step == "stacked"
-    assert dict(result.training)["ensemble"].startswith("3 members; alone val_loss")
+    summary = dict(result.training)["ensemble"]
+    assert summary.startswith("3 members, own batch orders; alone val_loss")
     facts = json.loads((result.run_dir / "run.json").read_text())["training"]
     assert facts["members"] == 3 and len(facts["member_scores"]) == 3
     model, metadata = mlpkit.load_model(result.run_dir)

@@ -104,6 +104,7 @@ def training_facts(config: Any, history: pd.DataFrame) -> dict[str, Any]:
         "processes": attrs.get("processes", 1),
         "members": attrs.get("members", 1),
         "member_scores": attrs.get("member_scores"),
+        "member_batches": attrs.get("member_batches"),
         "stopped": attrs.get("stopped"),
         "epochs": len(history),
         "training_seconds": float(last["total_time"]) if "total_time" in history else None,

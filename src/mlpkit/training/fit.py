@@ -206,6 +206,8 @@ def fit(
         history.attrs["label_smoothing"] = smoothing
     if stack is not None:
         history.attrs["members"] = stack.members
+        own = getattr(train_batches, "member_rows", None) is not None
+        history.attrs["member_batches"] = "own" if own else "shared"
         if val_batches is not None:  # how each member scores alone, beside the ensemble
             history.attrs["member_scores"] = member_scores(
                 stack, val_batches, loss_fn, trainer.metrics
