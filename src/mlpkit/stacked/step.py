@@ -102,7 +102,7 @@ class StackedStep:
         return max(1, min(cores, 1 + flops // 5_000_000))
 
     def _params(self) -> list[Tensor]:
-        return [*self.model.weights, *self.model.biases]
+        return [*self.model.weights, *self.model.biases]  # ParameterLists: slow to index
 
     def compact(self) -> Tensor:
         """Drop the model's masked members, their optimizer state and this step's buffers for
@@ -113,7 +113,9 @@ class StackedStep:
         return kept
 
     def _reset(self) -> None:
-        params = self._params()
+        # The parameters as plain lists, read once: compact() keeps the Parameter objects.
+        self._param_list = params = self._params()
+        self._layers = list(zip(self.model.weights, self.model.biases, strict=True))
         self._grads = [torch.zeros_like(p) for p in params]
         self._weights_t = [w.transpose(1, 2) for w in self.model.weights]  # views: stay current
         self._plans: dict[tuple[int, ...], _Plan] = {}
@@ -130,7 +132,7 @@ class StackedStep:
             targets = _per_member(targets, *x.shape[:2]) if inputs.dim() == 3 else targets
             loss, self.member_losses, g = self._loss(out, targets, weights, scales)
             self._backward(g, x, plan)
-            for p, grad in zip(self._params(), self._grads, strict=True):  # as autograd leaves it
+            for p, grad in zip(self._param_list, self._grads, strict=True):  # as autograd would
                 if p.grad is not grad:
                     p.grad = grad
             if self.clip_grad_norm is not None:
@@ -169,12 +171,12 @@ class StackedStep:
         return self._dropout[1]
 
     def _forward(self, x: Tensor, plan: _Plan) -> Tensor:
-        model, k = self.model, self.kernels
+        k = self.kernels
         keep = self._keep()
         plan.dropped = keep is not None
         h = x
-        last = len(model.weights) - 1
-        for i, (weight, bias) in enumerate(zip(model.weights, model.biases, strict=True)):
+        last = len(self._layers) - 1
+        for i, (weight, bias) in enumerate(self._layers):
             if i == last:  # handed to the caller: new memory every batch
                 return torch.baddbmm(bias, h, weight)
             z = torch.baddbmm(bias, h, weight, out=plan.z[i])
