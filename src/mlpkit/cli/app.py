@@ -28,6 +28,7 @@ COMMANDS = {
     "sweep": "sweep",
     "export": "export",
     "tune": "tune",
+    "cv": "cv",
     "plot": "plot",
 }
 
@@ -56,6 +57,10 @@ SUMMARIES = {
         "Tune hyperparameters with Optuna: trials are runs of mlpkit train's settings, some "
         "drawn\nfrom a search space (default: learning rate, layers, dropout, weight decay, "
         "batch size)."
+    ),
+    "cv": (
+        "Cross-validate a run: K folds trained as one stacked model, each metric's mean and "
+        "spread."
     ),
     "plot": "Draw plots that belong to no run.",
 }
