@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/large_table.py
 	$(BIN)/python benchmarks/distributed.py
 	$(BIN)/python benchmarks/stacked.py
+	$(BIN)/python benchmarks/cv.py
 
 # The defaults' quality against scikit-learn, LightGBM and RealMLP-TD (benchmarks/QUALITY.md).
 bench-quality: install
