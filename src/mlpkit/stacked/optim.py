@@ -213,8 +213,14 @@ class StackedAdam(StackedOptimizer):
 
     def _update(self, group, params, grads, s) -> None:
         states = [self._state(p) for p in params]
-        steps = [st["step"] for st in states]
-        torch._foreach_add_(steps, 1)  # as torch's fused Adam: the kernel reads the new count
+        # Every parameter of a stack steps together: one count for all of them (one add, not
+        # one per tensor), shared again after a load_state_dict has copied it apart.
+        step = states[0]["step"]
+        if any(st["step"] is not step for st in states):
+            for st in states:
+                st["step"] = step
+        step.add_(1)  # as torch's fused Adam: the kernel reads the new count
+        steps = [step] * len(states)
         beta1, beta2 = group["betas"]
         kernel = torch._fused_adamw_ if self.decoupled else torch._fused_adam_
         moments = [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states]
