@@ -15,7 +15,10 @@ throughput. The machine may be busy, so the engines take turns: each round times
 once, ``--rounds`` times, and the figures are medians over the rounds (the 99th percentile over
 all single-row calls); the ratio to scikit-learn is taken within each round, then its median.
 
-    python benchmarks/inference.py [--rounds 7] [--calls 300] [--threads N] [--markdown]
+    python benchmarks/inference.py [--rounds 7] [--calls 300] [--threads N] [--markdown] [--ceiling]
+
+``--ceiling`` also times, in the same rounds, the models' matrix products alone in each library
+(NumPy's OpenBLAS, torch's MKL and oneDNN, ONNX Runtime's MLAS): how far any engine could go.
 
 Not a timed test: the figures depend on the machine.
 """
@@ -95,6 +98,75 @@ def sklearn_model(run: Path):
         return model.fit(data["X"], data["y"])
 
 
+def gemm_chains(run: Path, sk, X: np.ndarray) -> dict[str, Callable[[], object]]:
+    """The three matrix products (with bias, ReLU and softmax) of both models alone, in each
+    library the machine has: what the engines and scikit-learn cannot go below. No
+    preprocessing, the rows as they are; 4096 rows per call."""
+    import onnx
+
+    from mlpkit.export import onnx as onnx_format
+    from mlpkit.io.weights import load_model
+
+    weights, biases = sk.coefs_, sk.intercepts_
+
+    def numpy_openblas() -> np.ndarray:  # scikit-learn's own forward pass, without its checks
+        h = X
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            h = h @ w
+            h += b
+            if i < len(weights) - 1:
+                np.maximum(h, 0, out=h)
+        return h
+
+    model = load_model(run)[0].eval()
+    Xt = torch.from_numpy(np.array(X))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+    def torch_mkl() -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.softmax(model(Xt), dim=1)
+
+    chains = {"NumPy (OpenBLAS), scikit-learn's weights": numpy_openblas,
+              "torch (MKL), mlpkit's model": torch_mkl}  # fmt: skip
+    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        packed = [(torch.ops.mkldnn._reorder_linear_weight(m.weight.detach(), len(X)),
+                   m.bias.detach()) for m in linears]  # fmt: skip
+
+        def torch_onednn() -> torch.Tensor:
+            h = Xt
+            for i, (w, b) in enumerate(packed):
+                relu = "relu" if i < len(packed) - 1 else "none"
+                h = torch.ops.mkldnn._linear_pointwise(h, w, b, relu, [], "")
+            return torch.softmax(h, dim=1)
+
+        chains["torch (oneDNN), mlpkit's model"] = torch_onednn
+    # The export without its preprocessing: the first matrix product reads the rows directly.
+    proto = onnx.load(str(run / "export" / "model.onnx"))
+    kept = [n for n in proto.graph.node if n.op_type in ("Gemm", "Relu", "Softmax")]
+    kept[0].input[0] = proto.graph.input[0].name
+    del proto.graph.node[:]
+    proto.graph.node.extend(kept)
+    bare = run / "export" / "model_only.onnx"
+    onnx.save(proto, str(bare))
+    name, engine = proto.graph.input[0].name, onnx_format.load(bare)
+    chains["ONNX Runtime (MLAS), as the engine runs it"] = lambda: engine({name: X})
+    whole = onnx_format.load(bare).session
+    chains["ONNX Runtime (MLAS), one call, one thread"] = lambda: whole.run(None, {name: X})
+    return chains
+
+
+def ceiling_table(found: dict[str, list[float]], sklearn: list[float]) -> None:
+    """Milliseconds per 4096 rows, GFLOP/s of the matrix products and the ratio to
+    scikit-learn's ``predict_proba`` (within each round, then the median)."""
+    sizes = [FEATURES, *HIDDEN, CLASSES]
+    flops = 2 * ROWS * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    print(f"{'matrix products alone, 4096 rows':<46} {'ms':>7} {'GFLOP/s':>8} {'vs sk':>6}")
+    for label, times in found.items():
+        ms = statistics.median(times) * 1e3
+        ratio = statistics.median(b / a for a, b in zip(times, sklearn, strict=True))
+        print(f"{label:<46} {ms:>7.1f} {flops / ms / 1e6:>8.1f} {ratio:>5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="turns of every engine")
@@ -102,6 +174,9 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=5, help="4096-row calls per round")
     parser.add_argument("--threads", type=int, default=None, help="threads for every engine")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also time the matrix products alone, per library"
+    )
     parser.add_argument("--make-run", type=Path, help=argparse.SUPPRESS)  # the other process
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -114,7 +189,7 @@ def main() -> None:
     from mlpkit.runs.predict import open_predictor
 
     if args.threads and args.threads != torch.get_num_threads():
-        torch.set_num_threads(args.threads)  # ONNX Runtime's session follows it
+        torch.set_num_threads(args.threads)  # ONNX Runtime's worker count follows it
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as folder:
         run, new = make_run(Path(folder))
@@ -138,6 +213,8 @@ def main() -> None:
         latency: dict[str, list[float]] = {label: [] for label in calls}
         latency_median: dict[str, list[float]] = {label: [] for label in calls}
         bulk: dict[str, list[float]] = {label: [] for label in calls}
+        chains = gemm_chains(run, sk, np.array(full)) if args.ceiling else {}
+        alone: dict[str, list[float]] = {label: [] for label in chains}
         with threadpool_limits(threads):  # scikit-learn's BLAS: the same threads as torch
             for _ in range(args.rounds):
                 for label, call in calls.items():
@@ -147,6 +224,8 @@ def main() -> None:
                     bulk[label].append(
                         statistics.median(seconds(lambda c=call: c(full), args.bulk))
                     )
+                for label, chain in chains.items():  # in the same rounds as scikit-learn
+                    alone[label].append(statistics.median(seconds(chain, args.bulk)))
         load_after = os.getloadavg()
 
     rate = {label: [ROWS / s for s in found] for label, found in bulk.items()}
@@ -187,6 +266,9 @@ def main() -> None:
         f"best engine at batch 1 ({best_latency[0]}): {best_latency[1]:.1f} us median; "
         f"target below 100 us: {'met' if best_latency[1] < 100 else 'not met'}"
     )
+    if alone:
+        print()
+        ceiling_table(alone, bulk[SKLEARN])
     if args.markdown:
         print()
         print(

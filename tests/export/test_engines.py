@@ -1,8 +1,8 @@
 """The prediction engines as a server keeps them open: one predictor, many calls, each giving
-what ``mlpkit predict`` gives for the whole file; ONNX Runtime's sessions (one thread for a
-few rows, torch's thread count for batches, no spinning); the cheaper graph pieces (the smooth
-clip in six steps, no reordering copy where the columns are in order) still computing what
-the preprocessing computes."""
+what ``mlpkit predict`` gives for the whole file; ONNX Runtime's session (one thread, no
+spinning, a large batch in chunks on as many workers as torch has threads); the cheaper graph
+pieces (the smooth clip in six steps, no reordering copy where the columns are in order) still
+computing what the preprocessing computes."""
 
 from __future__ import annotations
 
@@ -64,21 +64,24 @@ def test_an_open_predictor_gives_the_files_predictions_call_after_call(
     np.testing.assert_allclose(single["probability_1"], expected["probability_1"], atol=1e-6)
 
 
-def test_the_onnx_engine_runs_few_rows_on_one_thread_and_batches_on_torchs_threads(
-    exported_iris,
-):
+def test_the_onnx_engine_runs_one_thread_per_chunk_of_a_large_batch(exported_iris):
     path = exported_iris / "export" / "model.onnx"
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         run = onnx_format.load(path)
         options = run.session.get_session_options()
-        assert options.intra_op_num_threads == 2
+        assert options.intra_op_num_threads == 1
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-        X = iris_rows(exported_iris, onnx_format.SMALL_BATCH + 8)
+        # Two full chunks and a part one, on two workers: the rows come back in their order.
+        X = np.tile(iris_rows(exported_iris), (14, 1))
+        assert 2 * onnx_format.CHUNK_ROWS < len(X) < 3 * onnx_format.CHUNK_ROWS
         many = run({"features": X})
-        few = np.concatenate([run({"features": X[i : i + 1]}) for i in range(len(X))])
-        np.testing.assert_allclose(few, many, atol=1e-6)
+        whole = run.session.run(None, {"features": X})[0]
+        assert many.shape == whole.shape == (len(X), 3)
+        np.testing.assert_allclose(many, whole, atol=1e-6)
+        few = np.concatenate([run({"features": X[i : i + 1]}) for i in range(40)])
+        np.testing.assert_allclose(few, many[:40], atol=1e-6)
         assert onnx_format.session_options(1).intra_op_num_threads == 1
     finally:
         torch.set_num_threads(before)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..data.preprocess import Preprocessor
 from ..data.source import Features
@@ -84,7 +83,7 @@ class EnginePredictor:
         outputs = run_batched(self._run, inputs)
         if self.metadata["task"] == "regression":
             return Predictions("regression", values=outputs.reshape(len(outputs), -1))
-        return ranked(torch.from_numpy(outputs), top_k, self.metadata.get("class_names"))
+        return ranked(outputs, top_k, self.metadata.get("class_names"))
 
 
 def engine_predictions(

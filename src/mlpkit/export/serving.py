@@ -185,7 +185,9 @@ class Serving(nn.Module):
             return ((wide - self.mean.to(torch.float64)) / self.scale.to(torch.float64)).to(
                 torch.float32
             )
-        out = (x - self.mean) / self.scale
+        # One new tensor, then worked on in place: TorchScript and pt2 run each step without a
+        # new batch-sized allocation (the ONNX graph is the same as without the in-place steps).
+        out = (x - self.mean).div_(self.scale)
         if self.robust_clip:
             out = smooth_clip(out, self.clip)
         return out
@@ -223,12 +225,14 @@ class Serving(nn.Module):
 
 def smooth_clip(x: torch.Tensor, clip: float) -> torch.Tensor:
     """``data.scaling.smooth_clip``: ``x / sqrt(1 + (x / 3) ** 2)``, in six element-wise steps
-    (each one a pass over the batch in ONNX Runtime). ``x`` is first held within ``+-1e18``,
-    where the result is already 3 to float32 precision, so that no square overflows float32
-    (an infinite value gives +-3, a missing one stays NaN)."""
+    (each one a pass over the batch in ONNX Runtime), two of them on new tensors and the rest
+    in place. ``x`` is first held within ``+-1e18``, where the result is already 3 to float32
+    precision, so that no square overflows float32 (an infinite value gives +-3, a missing one
+    stays NaN); ``x`` itself is left as it is."""
     held = torch.clamp(x, -1e18, 1e18)  # a literal: TorchScript reads no global float
-    ratio = held / clip
-    return held / torch.sqrt(1.0 + ratio * ratio)
+    root = held / clip
+    root.mul_(root).add_(1.0).sqrt_()
+    return held.div_(root)
 
 
 def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:

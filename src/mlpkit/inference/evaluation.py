@@ -18,6 +18,8 @@ EVAL_BATCH_SIZE = 4096  # no gradients are kept, so large batches are cheap and 
 
 
 def _concat(parts: list[Any]) -> Any:
+    if len(parts) == 1:  # one batch: no copy
+        return parts[0]
     return map_structure(lambda *tensors: torch.cat(tensors), *parts)
 
 
@@ -29,7 +31,9 @@ def infer(model: nn.Module, batches, loss_fn: Callable | None = None):
     The loss is summed on the device and read once, so no batch waits for the device.
     """
     was_training = model.training
-    model.eval()
+    # Switching sets every submodule: a server's model, in eval already, is not switched per call.
+    if any(module.training for module in model.modules()):
+        model.eval()
     outputs, targets = [], []
     loss_sum, count = None, 0
     try:
@@ -45,7 +49,8 @@ def infer(model: nn.Module, batches, loss_fn: Callable | None = None):
                 if target is not None:
                     targets.append(target)
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     loss = None if loss_sum is None else float(loss_sum) / max(count, 1)
     return loss, _concat(outputs), _concat(targets) if targets else None
 

@@ -97,14 +97,24 @@ def class_probabilities(outputs: torch.Tensor) -> torch.Tensor:
 
 
 def ranked(
-    probabilities: torch.Tensor, top_k: int = 1, class_names: Sequence[str] | None = None
+    probabilities: torch.Tensor | np.ndarray,
+    top_k: int = 1,
+    class_names: Sequence[str] | None = None,
 ) -> Predictions:
-    """The ``top_k`` classes of each row, best first, with their names and probabilities."""
+    """The ``top_k`` classes of each row, best first (of equal probabilities, the lower class
+    index first), with their names and probabilities."""
     if top_k < 1:
         raise ConfigError(f"top_k must be at least 1, got {top_k}")
+    # NumPy, not torch.topk: for one row, torch's call costs more than the rest of the ranking.
+    if isinstance(probabilities, torch.Tensor):
+        probabilities = probabilities.detach().cpu().numpy()
     k = min(top_k, probabilities.shape[1])
-    best = probabilities.topk(k, dim=1)
-    classes = best.indices.cpu().numpy()
+    if k == 1:  # the maximum is the very value argmax points at
+        classes = probabilities.argmax(axis=1).reshape(-1, 1)
+        best = probabilities.max(axis=1, keepdims=True)
+    else:
+        classes = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        best = np.take_along_axis(probabilities, classes, axis=1)
     labels = None
     if class_names is not None:
         if len(class_names) != probabilities.shape[1]:
@@ -113,4 +123,4 @@ def ranked(
                 f"{probabilities.shape[1]} classes; give one name per class"
             )
         labels = np.asarray(list(class_names), dtype=object)[classes]
-    return Predictions("classification", classes, best.values.cpu().numpy(), labels)
+    return Predictions("classification", classes.astype(np.int64, copy=False), best, labels)
