@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/distributed.py
 	$(BIN)/python benchmarks/stacked.py
 	$(BIN)/python benchmarks/cv.py
+	$(BIN)/python benchmarks/tune_parallel.py
 
 # The defaults' quality against scikit-learn, LightGBM and RealMLP-TD (benchmarks/QUALITY.md).
 bench-quality: install

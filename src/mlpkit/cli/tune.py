@@ -3,6 +3,7 @@ then the library runs it; this module only reads, checks what was given together
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,8 @@ from .flags import PANELS, given_settings, with_setting_flags
 
 TUNING = "Tuning"
 # What a resumed study may be given: how many more trials and how to run them, and where it is.
-RESUMABLE = {"trials", "timeout", "workers", "stale_after", "storage", "study_name", "plots"}
+RESUMABLE = {"trials", "timeout", "workers", "parallel_trials", "stale_after", "storage",
+             "study_name", "plots"}  # fmt: skip
 
 
 def _help(name: str) -> str:
@@ -67,6 +69,7 @@ def tune(
     pruner: _option("pruner", str) = None,  # type: ignore[valid-type]
     startup_trials: _option("startup_trials", int) = None,  # type: ignore[valid-type]
     workers: _option("workers", int) = None,  # type: ignore[valid-type]
+    parallel_trials: _option("parallel_trials", int) = None,  # type: ignore[valid-type]
     storage: _option("storage", str) = None,  # type: ignore[valid-type]
     study_name: _option("study_name", str) = None,  # type: ignore[valid-type]
     heartbeat: _option("heartbeat", int) = None,  # type: ignore[valid-type]
@@ -90,7 +93,8 @@ def tune(
     from a search space (default: learning rate, layers, dropout, weight decay, batch size).
 
     --trials N runs until the study holds N trials; --resume continues it; --workers K runs K
-    processes; --storage postgresql://... shares one study between machines.
+    processes; --parallel-trials K trains K trials at once as stacked models; --storage
+    postgresql://... shares one study between machines.
     """
     from ..tune.options import given_keys, read_tune_file, tune_config
     from ..tune.tuning import resume_study, start_study
@@ -100,8 +104,8 @@ def tune(
     given = {
         "trials": trials, "timeout": timeout, "metric": metric, "direction": direction,
         "pruner": pruner, "startup_trials": startup_trials, "workers": workers,
-        "storage": storage, "study_name": study_name, "heartbeat": heartbeat,
-        "stale_after": stale_after, "plots": plots,
+        "parallel_trials": parallel_trials, "storage": storage, "study_name": study_name,
+        "heartbeat": heartbeat, "stale_after": stale_after, "plots": plots,
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     if resume:
@@ -120,6 +124,7 @@ def tune(
         tune_options = tune_config({**table, **options})
         folder = out or base.out
         spec = start_study(base, tune_options, folder, given_keys(values) | set(settings))
+    spec = dataclasses.replace(spec, parallel_trials=tune_options.parallel_trials)
     _run(spec, tune_options, retrain)
 
 
@@ -131,7 +136,8 @@ def _check_resumable(config: Path | None, settings: dict[str, Any], options: dic
         raise ConfigError(
             f"--resume continues a study with the settings and space it was started with, so "
             f"{given} cannot be given with it; only --trials, --timeout, --workers, "
-            "--stale-after, --no-plots and where the study is (--out, --storage, --study-name) can"
+            "--parallel-trials, --stale-after, --no-plots and where the study is (--out, "
+            "--storage, --study-name) can"
         )
 
 

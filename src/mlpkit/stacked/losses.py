@@ -22,10 +22,16 @@ aten = torch.ops.aten
 
 class StackedCrossEntropy:
     """Class-index cross-entropy (with the loss's label smoothing), targets (n,) shared by all
-    members or (K, n), one row of labels per member."""
+    members or (K, n), one row of labels per member.
 
-    def __init__(self, loss_fn: nn.CrossEntropyLoss) -> None:
-        self.smoothing = float(loss_fn.label_smoothing)
+    ``smoothing`` (default: the loss's ``label_smoothing``) is one number, or one per member
+    ((K,) or (K, 1, 1)), as tuning trials of one stack draw their own."""
+
+    def __init__(self, loss_fn: nn.CrossEntropyLoss, smoothing: Any = None) -> None:
+        eps = loss_fn.label_smoothing if smoothing is None else smoothing
+        eps = torch.as_tensor(eps, dtype=torch.float32)
+        # One number stays a float (today's arithmetic); one per member is a (K, 1, 1) tensor.
+        self.smoothing = float(eps) if eps.numel() == 1 else eps.reshape(-1, 1, 1)
         self.lsm = self.grad = self.minus = None
 
     def __call__(
@@ -40,6 +46,8 @@ class StackedCrossEntropy:
         index = targets.view(-1, n, 1).expand(k, n, 1)
         self.lsm = lsm = aten._log_softmax.out(out, 2, False, out=_same(self.lsm, out))
         eps = self.smoothing
+        if isinstance(eps, Tensor):
+            return self._per_member(out, lsm, index, eps, weights, scales)
         rows = lsm.gather(2, index).mul_(eps - 1)  # -(1 - eps) * log p(target)
         if eps:
             rows.sub_(lsm.sum(2, keepdim=True), alpha=eps / classes)
@@ -51,6 +59,21 @@ class StackedCrossEntropy:
         if self.minus is None or self.minus.shape != index.shape:
             self.minus = out.new_full((1, 1, 1), eps - 1).expand(index.shape)
         grad.scatter_add_(2, index, self.minus)
+        grad.mul_(scales)
+        return torch.dot(member_losses, weights), member_losses, grad
+
+    def _per_member(self, out, lsm, index, eps, weights, scales) -> tuple[Tensor, ...]:
+        """The same with each member's own smoothing ``eps`` (K, 1, 1)."""
+        k, n, classes = out.shape
+        if eps.shape[0] != k:
+            raise DataError(f"give one label smoothing per member ({k}), got {eps.shape[0]}")
+        eps = eps.to(out.device, out.dtype)
+        rows = lsm.gather(2, index).mul_(eps - 1)
+        rows.sub_(lsm.sum(2, keepdim=True) * (eps / classes))
+        member_losses = rows.view(k, n).mean(1)
+        self.grad = grad = torch.exp(lsm, out=_same(self.grad, out))
+        grad.sub_(eps / classes)
+        grad.scatter_add_(2, index, (eps - 1).expand(index.shape))
         grad.mul_(scales)
         return torch.dot(member_losses, weights), member_losses, grad
 

@@ -34,6 +34,9 @@ class TuneConfig(Section):
         5, "trials drawn at random before the sampler models the space and the pruner prunes", ge=0
     )
     workers: int = setting(1, "worker processes on this machine, sharing the CPU threads", ge=1)
+    parallel_trials: int = setting(
+        1, "trials asked at once and trained as stacked models (same layers: one stack)", ge=1
+    )
     storage: str | None = setting(
         None, "a database URL (postgresql://...) or journal file (default: in the study folder)"
     )
@@ -56,6 +59,14 @@ class TuneConfig(Section):
             raise ValueError(
                 "SQLite storage fails with parallel workers ('database is locked'); use the "
                 "default journal storage or a database server, or one worker"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _parallel_trials_in_one_worker(self) -> TuneConfig:
+        if self.workers > 1 and self.parallel_trials > 1:
+            raise ValueError(
+                "--parallel-trials and --workers cannot be combined yet; give one of the two"
             )
         return self
 

@@ -98,6 +98,10 @@ def run_study(
     >>> run = run_study(spec, 50, workers=2)  # doctest: +SKIP
     """
     require("optuna", "tune")
+    if spec.parallel_trials > 1:
+        from .parallel import check_parallel
+
+        check_parallel(spec, workers)
     study = open_study(spec)
     lost = fail_lost_trials(study, stale_after)
     started = _counted(study)
@@ -126,6 +130,9 @@ def optimize(
     passes). SIGINT / SIGTERM end the current trial (marked failed) with ``StudyInterrupted``."""
     if quota <= 0:
         return
+    if spec.parallel_trials > 1:
+        _optimize_parallel(spec, quota, trials, timeout, on_trial)
+        return
     study = open_study(spec)
     # Seeded per worker and per start: workers, and a resumed study, draw different points.
     study.sampler = make_sampler(spec, WORKER_SEED_STRIDE * worker + len(study.trials))
@@ -148,6 +155,21 @@ def optimize(
         raise StudyInterrupted(exc.signum) from None
     if stop.signum is not None:
         raise StudyInterrupted(stop.signum)
+
+
+def _optimize_parallel(spec, quota, trials, timeout, on_trial) -> None:
+    """``optimize`` with ``spec.parallel_trials`` trials at a time, as stacked models."""
+    from .parallel import optimize_parallel
+
+    def after(study: Any, trial: Any) -> None:
+        _log_trial(trial, spec)
+        if on_trial is not None:
+            on_trial(trial)
+
+    signum = optimize_parallel(spec, quota, trials, spec.parallel_trials, timeout=timeout,
+                               counted=_counted, after=after)  # fmt: skip
+    if signum is not None:
+        raise StudyInterrupted(signum)
 
 
 def _log_trial(trial: Any, spec: StudySpec) -> None:

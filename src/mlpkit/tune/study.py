@@ -47,6 +47,8 @@ class StudySpec:
     startup_trials: int
     heartbeat: int
     task: str
+    # How this start runs its trials (``--parallel-trials``): not kept in the study.
+    parallel_trials: int = 1
 
     @property
     def base(self) -> RunConfig:
@@ -59,7 +61,7 @@ class StudySpec:
     def kept(self) -> dict[str, Any]:
         """What the study's attributes keep (where it lives is the caller's to say)."""
         found = dataclasses.asdict(self)
-        for key in ("study_dir", "storage", "study_name"):
+        for key in ("study_dir", "storage", "study_name", "parallel_trials"):
             found.pop(key)
         return found
 
@@ -116,7 +118,7 @@ def new_spec(config: RunConfig, tune: TuneConfig, study_dir: Path, fixed: set[st
     metric = tune.metric or first_metric(data.task, config)
     _check_metric(metric, data.task, config)
     mode = infer_mode(metric) if tune.direction == "auto" else tune.direction
-    return StudySpec(
+    spec = StudySpec(
         study_dir=str(study_dir),
         storage=tune.storage,
         study_name=tune.study_name or study_dir.resolve().name,
@@ -128,7 +130,13 @@ def new_spec(config: RunConfig, tune: TuneConfig, study_dir: Path, fixed: set[st
         startup_trials=tune.startup_trials,
         heartbeat=tune.heartbeat,
         task=data.task,
+        parallel_trials=tune.parallel_trials,
     )
+    if spec.parallel_trials > 1:  # refused before the study is created
+        from .parallel import check_parallel
+
+        check_parallel(spec, tune.workers)
+    return spec
 
 
 def _name(flag: str) -> str:
@@ -163,7 +171,20 @@ def make_pruner(spec: StudySpec) -> Any:
 
 def sampler_settings(spec: StudySpec) -> dict[str, Any]:
     """How the study samples and prunes, as ``study.json`` says."""
+    parallel = {}
+    if spec.parallel_trials > 1:
+        from .parallel import PER_MEMBER
+
+        parallel["parallel_trials"] = {
+            "asked_at_once": spec.parallel_trials,
+            "drawn": "the startup trials freely; then the first of each batch by the sampler, the "
+            "others with its structural parameters fixed (enqueue_trial) and their own "
+            + ", ".join(PER_MEMBER)
+            + " drawn by the sampler (constant liar: the running trials count as bad results)",
+            "trained": "trials of one structure as one stacked model, each member alone",
+        }
     return {
+        **parallel,
         "sampler": {
             "name": "TPESampler",
             "seed": spec.base.train.seed,

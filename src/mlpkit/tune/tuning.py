@@ -4,6 +4,7 @@ and optionally retrain the best configuration. ``mlpkit tune`` is this, with a t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +51,10 @@ def start_study(
 
 
 def resume_study(study_dir: str | Path, options: TuneConfig) -> StudySpec:
-    """The spec of the study in ``study_dir`` (or ``options.storage``), to run more trials."""
-    return load_spec(Path(study_dir), options.storage, options.study_name, options.heartbeat)
+    """The spec of the study in ``study_dir`` (or ``options.storage``), to run more trials
+    (``options.parallel_trials`` at a time: how this start runs them, not what it tunes)."""
+    spec = load_spec(Path(study_dir), options.storage, options.study_name, options.heartbeat)
+    return dataclasses.replace(spec, parallel_trials=options.parallel_trials)
 
 
 def tune_study(
