@@ -6,7 +6,7 @@ are interleaved over several repetitions and the median is reported. The matmul 
 in the same run: the raw matrix products of one training step (3 forward, 3 weight gradients,
 2 input gradients) at the same batch size, timed alone.
 
-    python benchmarks/run.py                       # full run, writes benchmarks/RESULTS.md
+    python benchmarks/run.py                       # full run, updates benchmarks/RESULTS.md
     python benchmarks/run.py --quick               # a smoke run: fewer samples and repetitions
     python benchmarks/run.py --batch-sizes 32 --peers careful,mlpkit_step --reps 3
 """
@@ -49,8 +49,19 @@ def main() -> None:
     report = render(results, peers, args)
     print(report)
     if args.write:
-        Path(args.write).write_text(report)
+        Path(args.write).write_text(with_other_sections(Path(args.write), report))
         print(f"wrote {args.write}")
+
+
+def with_other_sections(path: Path, report: str) -> str:
+    """``report`` in place of this script's part of ``path`` (its top, up to the end of its
+    "## Method" section), the sections other benchmarks wrote below it kept as they are."""
+    if not path.exists():
+        return report
+    existing = path.read_text()
+    method = existing.find("\n## Method")
+    rest = existing.find("\n## ", method + 1) if method >= 0 else -1
+    return report if rest < 0 else report.rstrip("\n") + "\n" + existing[rest:]
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,8 +78,8 @@ def parse_args() -> argparse.Namespace:
     args.samples = args.samples or (5_000 if args.quick else 55_000)
     args.reps = args.reps or (1 if args.quick else 5)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    if args.write is None and not args.quick and not args.worker:
-        args.write = str(HERE / "RESULTS.md")
+    if args.write is None and not args.quick and not args.worker and not args.peers:
+        args.write = str(HERE / "RESULTS.md")  # a full run: its figures replace the last
     return args
 
 
