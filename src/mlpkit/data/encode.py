@@ -7,7 +7,7 @@ here to apply them. Categories are compared as text, so ``3`` and ``3.0`` are th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -291,10 +291,14 @@ def check_statistics(
 
 
 def check_finite_output(
-    X: np.ndarray, names: Sequence[str], source: str, index: Sequence | None = None
+    X: np.ndarray,
+    names: Sequence[str] | Callable[[], Sequence[str]],
+    source: str,
+    index: Sequence | None = None,
 ) -> None:
     """An error naming the column and row of the first value that is not finite after
-    preprocessing (a raw value beyond float32, or one that overflows when standardised)."""
+    preprocessing (a raw value beyond float32, or one that overflows when standardised);
+    ``names`` are the columns' names, or what gives them when there is an error to name."""
     first, bad = None, 0
     step = max(1, CHUNK_VALUES // max(X.shape[1] if X.ndim == 2 else 1, 1))
     for start in range(0, len(X), step):  # no boolean copy of the whole matrix
@@ -308,6 +312,7 @@ def check_finite_output(
     if first is None:
         return
     row, column = first
+    names = names() if callable(names) else names
     label = index[row] if index is not None else row
     where = f"data row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label!r}"
     others = bad - 1

@@ -231,7 +231,8 @@ class Preprocessor:
         index = X.index if isinstance(X, pd.DataFrame) else None
         if index is not None and rows is not None:
             index = index[rows]
-        check_finite_output(out, self.output_names_, source, index)
+        # The names are built only for the error message: 784 of them cost more than a row.
+        check_finite_output(out, lambda: self.output_names_, source, index)
         return out
 
     @np.errstate(over="ignore", invalid="ignore")  # such values are refused by transform
@@ -265,10 +266,10 @@ class Preprocessor:
 
     def _gaps(self, X: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
         """The missing-value indicators of ``X`` (its ``columns``) that the model takes."""
-        wanted = set(self.indicators_)
-        return {
-            c: np.isnan(X[:, j]).astype(np.float32) for j, c in enumerate(columns) if c in wanted
-        }
+        if not self.indicators_:
+            return {}
+        position = {c: j for j, c in enumerate(columns)}
+        return {c: np.isnan(X[:, position[c]]).astype(np.float32) for c in self.indicators_}
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.quantiles_ is not None:

@@ -139,9 +139,17 @@ def smooth_clip(x: np.ndarray) -> np.ndarray:
     >>> smooth_clip(np.array([0.0, 3.0, 1e6])).round(4).tolist()
     [0.0, 2.1213, 3.0]
     """
-    # x / sqrt(1 + (x / c) ** 2) as x / (hypot(c, x) / c): no square to overflow float32.
-    x /= np.hypot(CLIP, x) / CLIP
-    return x
+    # As the exported graphs compute it, and twice as fast as np.hypot: values held within
+    # +-1e18 first (infinities too, which then clip to +-3), so that the square cannot overflow
+    # float32; NaN stays NaN.
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)
+    held = np.clip(x, -1e18, 1e18, out=x)
+    r = held / CLIP
+    r *= r
+    r += 1
+    np.sqrt(r, out=r)
+    held /= r
+    return held
 
 
 def fit_quantiles(X: np.ndarray) -> np.ndarray:
