@@ -59,8 +59,7 @@ SUMMARIES = {
         "batch size)."
     ),
     "cv": (
-        "Cross-validate a run: K folds trained as one stacked model, each metric's mean and "
-        "spread."
+        "Cross-validate a run: K folds trained as one stacked model, each metric's mean and spread."
     ),
     "plot": "Draw plots that belong to no run.",
 }
