@@ -8,30 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from .flags import PANELS, given_settings, with_setting_flags
+from .flags import PANELS, given_settings, out_names, with_setting_flags
 from .progress import ProgressBar
 
 
-def _cv_folder_flag(command):
-    """``--out`` names the cv folder, whose default differs from a run's."""
-    signature = command.__signature__
-    parameters = []
-    for parameter in signature.parameters.values():
-        if parameter.name == "out":
-            option = typer.Option(
-                "--out",
-                help="the cv folder (default: runs/<data name>-cv, or the next free)",
-                rich_help_panel=PANELS["run"],
-                show_default=False,
-            )
-            parameter = parameter.replace(annotation=Annotated[str | None, option])
-        parameters.append(parameter)
-    command.__signature__ = signature.replace(parameters=parameters)
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    return command
-
-
-@_cv_folder_flag
+@out_names("the cv folder (default: runs/<data name>-cv, or the next free)")
 @with_setting_flags
 def cv(
     config: Annotated[

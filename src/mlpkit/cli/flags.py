@@ -131,3 +131,24 @@ def given_settings(flags: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             values[name] = setting_value(by_flag[name], value)
     return values
+
+
+def out_names(folder_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator for a command whose ``--out`` names another folder than a run's (a study's,
+    a cross-validation's), with its own help; put it above ``with_setting_flags``."""
+
+    def relabel(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = command.__signature__  # type: ignore[attr-defined]
+        parameters = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "out":
+                option = typer.Option(
+                    "--out", help=folder_help, rich_help_panel=PANELS["run"], show_default=False
+                )
+                parameter = parameter.replace(annotation=Annotated[str | None, option])
+            parameters.append(parameter)
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return relabel

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from .flags import PANELS, given_settings, with_setting_flags
+from .flags import given_settings, out_names, with_setting_flags
 
 TUNING = "Tuning"
 # What a resumed study may be given: how many more trials and how to run them, and where it is.
@@ -36,26 +36,7 @@ def _option(name: str, kind: type) -> Any:
     return Annotated[kind | None, option]
 
 
-def _study_folder_flag(command):
-    """``--out`` names the study folder here, not a run folder."""
-    signature = command.__signature__
-    parameters = []
-    for parameter in signature.parameters.values():
-        if parameter.name == "out":
-            option = typer.Option(
-                "--out",
-                help="the study folder (default: studies/<data name>)",
-                rich_help_panel=PANELS["run"],
-                show_default=False,
-            )
-            parameter = parameter.replace(annotation=Annotated[str | None, option])
-        parameters.append(parameter)
-    command.__signature__ = signature.replace(parameters=parameters)
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    return command
-
-
-@_study_folder_flag
+@out_names("the study folder (default: studies/<data name>)")
 @with_setting_flags
 def tune(
     config: Annotated[

@@ -99,7 +99,7 @@ def train_run(
         check_unchanged(resume_from.get("data_files"), files)
     seed_everything(config.train.seed)
     prepared = prepare_data(config)
-    config = _left_to_the_data(resolve(config, prepared.source), prepared)
+    config = left_to_the_data(resolve(config, prepared.source), prepared)
     model = build_model(config, prepared)
     loss = run_loss(config, prepared.y_train)
     metrics = run_metrics(config, prepared.target_scaler)
@@ -178,7 +178,7 @@ def _processes(config: RunConfig, group: Group | None, resume_from: dict[str, An
     return config
 
 
-def _left_to_the_data(config: RunConfig, prepared) -> RunConfig:
+def left_to_the_data(config: RunConfig, prepared) -> RunConfig:
     """Epochs, early stopping and label smoothing decided as ``fit`` decides them, so that
     ``config.toml`` says what ran (and a resume plans the same epochs)."""
     resolved = config.model_copy(deep=True)

@@ -36,10 +36,10 @@ from ..io.weights import save_model
 from ..metrics import compute_all, get_metrics
 from ..runs.build import build_model, resolve, run_loss, run_metrics
 from ..runs.saved import model_metadata
+from ..runs.train import left_to_the_data
 from ..stacked.model import StackedMLP
 from ..stacked.step import StackedStep
 from ..stacked.training import stacked_optimizer
-from ..training.defaults import resolve_label_smoothing, resolve_training, steps_per_epoch
 from ..training.seeding import deterministic_algorithms, seed_everything
 from ..training.trainer import Trainer
 from .objective import Stop, StopIfSignalled, best_of
@@ -62,18 +62,6 @@ class Member:
     value: float = math.nan  # the best of the monitored column, once it left the stack
     outcome: str | None = None  # "complete", "pruned" or "fail" once it left the stack
     reason: str | None = None
-
-
-def resolved_config(config: RunConfig, prepared: Any) -> RunConfig:
-    """What ``train_run`` resolves before training: defaults by task, epochs, patience and
-    label smoothing left to the data (so that ``config.toml`` says what ran)."""
-    resolved = resolve(config, prepared.source)
-    train = resolved.train
-    steps = steps_per_epoch(len(prepared.y_train), train.batch_size, train.drop_last)
-    resolved.train = resolve_training(train, steps, has_validation=prepared.val is not None)
-    if resolved.optim.loss == "cross_entropy":
-        resolved.optim.label_smoothing = resolve_label_smoothing(resolved.optim, resolved.train)
-    return resolved
 
 
 class MemberSteps:
@@ -246,7 +234,7 @@ def train_stack(
     rng = torch.get_rng_state()
     mlps = []
     for member in members:
-        member.config = resolved_config(member.config, prepared)
+        member.config = left_to_the_data(resolve(member.config, prepared.source), prepared)
         torch.set_rng_state(rng)
         mlps.append(build_model(member.config, prepared))
         member.loss_fn = run_loss(member.config, prepared.y_train)
