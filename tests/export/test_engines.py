@@ -18,6 +18,7 @@ from export_samples import houses
 from mlpkit.data.loading import read_features
 from mlpkit.data.preprocess import Preprocessor
 from mlpkit.data.scaling import smooth_clip as eager_smooth_clip
+from mlpkit.errors import DataError
 from mlpkit.export import onnx as onnx_format
 from mlpkit.export.engines import EnginePredictor, run_batched
 from mlpkit.export.inputs import InputLayout, graph_inputs
@@ -112,6 +113,18 @@ def test_a_given_layout_encodes_as_one_built_anew():
     assert given.keys() == built.keys() == {"features", "categories"}
     for name in given:
         np.testing.assert_array_equal(given[name], built[name])
+
+
+def test_features_beyond_float32_are_refused_as_the_eager_model_refuses_them():
+    table = houses(60).drop(columns="price")
+    preprocessor = Preprocessor().fit(table)
+    numeric = InputLayout.of(preprocessor).numeric[0]
+    table[numeric] = table[numeric].astype(float)
+    table.loc[table.index[2], numeric] = 1e308  # inf as float32; the graph would clip it to 3
+    with pytest.raises(DataError, match=rf"column '{numeric}' of new.csv is inf .* data row 3"):
+        graph_inputs(table, preprocessor, "new.csv")
+    with pytest.raises(DataError, match=rf"column '{numeric}'.*data row 3.*rescale"):
+        preprocessor.transform(table, "new.csv")
 
 
 def test_the_smooth_clip_in_six_steps_keeps_the_preprocessors_values_and_gaps():

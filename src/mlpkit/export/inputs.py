@@ -84,6 +84,7 @@ class InputLayout:
         return described
 
 
+@np.errstate(over="ignore")  # a value beyond float32 is refused by name (_within_float32)
 def graph_inputs(
     raw: Features,
     preprocessor: Preprocessor,
@@ -110,11 +111,13 @@ def graph_inputs(
             )
         if preprocessor.fill_ is None:
             check_missing(X, source, preprocessor.columns_)
-        return {"features": np.ascontiguousarray(X, dtype=layout.dtype)}
+        features = np.ascontiguousarray(X, dtype=layout.dtype)
+        return {"features": _within_float32(features, preprocessor.columns_, source)}
     frame = _table(raw, preprocessor, source)
     inputs: dict[str, np.ndarray] = {}
     if layout.numeric:
-        inputs["features"] = numeric_array(frame, layout.numeric, source, np.dtype(layout.dtype))
+        features = numeric_array(frame, layout.numeric, source, np.dtype(layout.dtype))
+        inputs["features"] = _within_float32(features, layout.numeric, source)
     if layout.categories:
         codes = [
             _codes(frame[c], table, preprocessor.unknown_category, c, source)
@@ -122,6 +125,21 @@ def graph_inputs(
         ]
         inputs["categories"] = np.stack(codes, axis=1)
     return inputs
+
+
+def _within_float32(features: np.ndarray, columns: list[str], source: str) -> np.ndarray:
+    """``features`` if no value is infinite (beyond float32, or inf in the data), else the one
+    error the eager model gives: the graph would clip such a value to the smooth clip's limit
+    and predict without a word."""
+    infinite = np.isinf(features)
+    if not infinite.any():
+        return features
+    row, column = (int(i) for i in np.argwhere(infinite)[0])
+    raise DataError(
+        f"column {columns[column]!r} of {source} is {features[row, column]} as float32 at data "
+        f"row {row + 1}: its value is too large for the model's float32 inputs; rescale the "
+        "column or drop such rows"
+    )
 
 
 def _table(raw: Features, preprocessor: Preprocessor, source: str) -> pd.DataFrame:
