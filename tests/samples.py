@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import Dataset
 
 from mlpkit import MLP, fit
+from mlpkit.cli import main
 
 
 def classes(n=96, features=6, seed=0):
@@ -73,3 +75,15 @@ def run_command(*args, cwd, env=None, prelude="", timeout=300, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}: {result.stderr}")
     return result
+
+
+def command_error(argv: list[str], capsys) -> tuple[int, str]:
+    """Run the real command's entry point in this process; its exit code and stderr."""
+    old = sys.argv
+    sys.argv = ["mlpkit", *argv]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = old
+    return exit_info.value.code, capsys.readouterr().err

@@ -4,7 +4,6 @@ same default, and refuses the same bad value with the same message."""
 from __future__ import annotations
 
 import inspect
-import sys
 import typing
 from typing import Any, Literal
 
@@ -12,7 +11,6 @@ import pytest
 import typer
 
 import mlpkit
-from mlpkit.cli import main
 from mlpkit.cli.app import full_app
 from mlpkit.cli.flags import GROUP_FLAGS, PANELS
 from mlpkit.config import (
@@ -27,7 +25,7 @@ from mlpkit.config import (
     load_config,
 )
 from mlpkit.errors import ConfigError
-from samples import classes
+from samples import classes, command_error
 
 # Settings whose names must come from a registry: a made-up name is refused.
 REGISTERED = {"activation", "loss", "optimizer", "scheduler", "metrics"}
@@ -65,18 +63,6 @@ def bad_value(setting: Setting) -> Any:
 
 def as_flag_text(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def command_error(argv: list[str], capsys) -> tuple[int, str]:
-    """Run the real command's entry point in this process; its exit code and stderr."""
-    old = sys.argv
-    sys.argv = ["mlpkit", *argv]
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = old
-    return exit_info.value.code, capsys.readouterr().err
 
 
 FLAGGED = [s for s in SETTINGS if s.cli and s.name != "groups"]

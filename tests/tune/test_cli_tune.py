@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pandas as pd
 import pytest
 from tune_helpers import run_mlpkit
 
-from mlpkit.cli import main
+from samples import command_error
 
 TINY = ["--data", "iris", "--epochs", "3", "--startup-trials", "2", "--no-report"]
 
@@ -70,18 +69,6 @@ def test_retrain_trains_the_best_settings_on_train_and_validation_into_a_run_fol
     assert evaluate_run(run)["accuracy"] == pytest.approx(metrics["accuracy"])
     assert "test_accuracy" in result.stderr
     assert result.stdout.splitlines()[-1].endswith("retrained")
-
-
-def command_error(argv, capsys) -> tuple[int, str]:
-    """Run the real command's entry point in this process; its exit code and stderr."""
-    old = sys.argv
-    sys.argv = ["mlpkit", *argv]
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = old
-    return exit_info.value.code, capsys.readouterr().err
 
 
 def test_resume_continues_the_study_to_the_new_total(study, capsys):

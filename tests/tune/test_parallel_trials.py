@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import signal
-import sys
 import time
 
 import optuna
@@ -17,12 +16,12 @@ import pytest
 from optuna.trial import TrialState
 from tune_helpers import run_mlpkit, start_mlpkit
 
-from mlpkit.cli import main
 from mlpkit.config import RunConfig, build_config
 from mlpkit.runs.train import train_run
 from mlpkit.tune import TuneConfig, start_study
 from mlpkit.tune.run import run_study
 from mlpkit.tune.study import open_study
+from samples import command_error
 
 # No dropout: a stack draws its members' dropout masks in one call, so with dropout a member's
 # masks (not its distribution) differ from a lone run's; everything else is the same.
@@ -135,18 +134,6 @@ def test_a_member_whose_loss_becomes_nan_fails_alone(tmp_path):
     ] * 2
     assert "the loss became nan" in trials[1].user_attrs["fail_reason"]
     assert math.isfinite(trials[0].value) and trials[0].value == trials[2].value
-
-
-def command_error(argv, capsys) -> tuple[int, str]:
-    """The real command's entry point in this process; its exit code and stderr."""
-    old = sys.argv
-    sys.argv = ["mlpkit", *argv]
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = old
-    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -139,20 +139,16 @@ def cross_validate(
 
 
 class FoldStep:
-    """The stacked step as the loop sees it for folds: the per-member batches' flattened
-    targets (K * b, ...) go to the loss as (K, b, ...), each member's gradient is its own, and
-    the outputs come back flattened (K * b, out) beside those targets, so that the training
-    metrics pool every fold's training rows."""
+    """The stacked step as the loop sees it for folds: each member's gradient is its own, and
+    the outputs come back flattened (K * b, out) beside the per-member batches' flattened
+    targets, so that the training metrics pool every fold's training rows."""
 
     def __init__(self, inner: StackedStep) -> None:
         self.inner = inner
         self.name = "stacked"
 
     def train_batch(self, inputs: torch.Tensor, targets: torch.Tensor):
-        members = inputs.shape[0]
-        loss, outputs = self.inner.train_batch(
-            inputs, targets.view(members, -1, *targets.shape[1:])
-        )
+        loss, outputs = self.inner.train_batch(inputs, targets)  # it reads (K * b) as (K, b)
         return loss, outputs.reshape(-1, outputs.shape[-1])
 
 
