@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlpkit"
 # From the top down: a folder may import the folders after it, never one before it. The modules
 # at the package's top level ("") are the building blocks every folder uses.
 ORDER = ["cli", "sweep", "tune", "cv", "runs", "report", "plots", "export", "sklearn", "training",
-         "stacked", "distributed", "inference", "callbacks", "data", "config", "io",
+         "stacked", "distributed", "inference", "callbacks", "data", "config", "io", "realmlp",
          ""]  # fmt: skip
 FACES = {"__init__.py", "__main__.py"}  # the package's faces hand out names from everywhere
 LINE_BUDGET = 400

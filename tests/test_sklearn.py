@@ -119,7 +119,7 @@ def test_the_preprocessing_parameters_reach_the_fitted_preprocessor():
     X.loc[::10, "size"] = np.nan
     tiny = {"hidden": (8,), "epochs": 1}
     default = MLPClassifier(**tiny).fit(X, y).preprocessor_
-    assert (default.scaling, default.max_levels) == ("robust", 64)
+    assert (default.scaling, default.max_levels) == ("robust", 256)
     assert default.indicators_ == ["size"] and default.quantiles_ is None
     assert "colour=(other)" not in default.output_names_
     chosen = MLPClassifier(

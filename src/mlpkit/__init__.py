@@ -20,6 +20,7 @@ _EXPORTS = {
     "callbacks.checkpoint": ["Checkpoint"],
     "callbacks.early_stopping": ["EarlyStopping"],
     "callbacks.lr_scheduler": ["LRScheduler"],
+    "callbacks.regularization": ["RegularizationSchedule"],
     "callbacks.monitor": ["Monitor"],
     "callbacks.tensorboard": ["TensorBoard"],
     "config": [
@@ -49,6 +50,7 @@ _EXPORTS = {
     "metrics": ["METRICS", "get_metric"],
     "models": ["ACTIVATIONS", "MLP", "WideAndDeep"],
     "optim": ["OPTIMIZERS", "make_optimizer"],
+    "realmlp": ["RealMLP"],
     "stacked": ["Ensemble", "StackedMLP"],
     "plots": [
         "confusion_matrix_plot",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:
     from .callbacks.early_stopping import EarlyStopping
     from .callbacks.lr_scheduler import LRScheduler
     from .callbacks.monitor import Monitor
+    from .callbacks.regularization import RegularizationSchedule
     from .callbacks.tensorboard import TensorBoard
     from .config import SETTINGS, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
     from .data.prepare import prepare_data
@@ -134,6 +137,7 @@ if TYPE_CHECKING:
         roc_pr_plot,
         wrong_images_grid,
     )
+    from .realmlp import RealMLP
     from .report.compare import compare_runs
     from .runs import evaluate_run, predict_run, resume_run, train_run
     from .runs.export import export_run

@@ -18,6 +18,8 @@ ACTIVATIONS.add("leaky_relu", nn.LeakyReLU)
 ACTIVATIONS.add("elu", nn.ELU)
 ACTIVATIONS.add("gelu", nn.GELU)
 ACTIVATIONS.add("silu", nn.SiLU)
+ACTIVATIONS.add("selu", nn.SELU)
+ACTIVATIONS.add("mish", nn.Mish)
 ACTIVATIONS.add("tanh", nn.Tanh)
 ACTIVATIONS.add("sigmoid", nn.Sigmoid)
 

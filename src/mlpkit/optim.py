@@ -24,7 +24,7 @@ DEFAULT_LR = {
 
 
 @OPTIMIZERS.register("sgd")
-def _sgd(params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+def _sgd(params, lr, momentum=0.0, weight_decay=0.0, nesterov=False, **_ignored):
     if nesterov and momentum <= 0:
         raise ConfigError("nesterov needs momentum > 0; set momentum, e.g. 0.9")
     return torch.optim.SGD(

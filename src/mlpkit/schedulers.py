@@ -8,6 +8,8 @@ number of epochs it was planned for if its shape depends on it.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from torch.optim import lr_scheduler
@@ -54,6 +56,39 @@ def _onecycle(
         per_batch=True,
         horizon=epochs,
     )
+
+
+def coslog4(t: float) -> float:
+    """RealMLP's learning-rate shape over training progress ``t`` in [0, 1]: four cosine
+    cycles, each twice as long as the one before (from 0 up to 1 and back).
+
+    >>> [round(coslog4(t), 3) for t in (0.0, 0.5, 1.0)]
+    [0.0, 0.854, 0.0]
+    """
+    return 0.5 * (1.0 - math.cos(2 * math.pi * math.log2(1.0 + 15.0 * t)))
+
+
+def flat_cos(t: float) -> float:
+    """Flat for the first half of training, then half a cosine down to 0.
+
+    >>> [round(flat_cos(t), 3) for t in (0.25, 0.75, 1.0)]
+    [1.0, 0.5, 0.0]
+    """
+    return 1.0 if t <= 0.5 else 0.5 * (1.0 + math.cos(math.pi * (2.0 * t - 1.0)))
+
+
+def _per_step(shape: Callable[[float], float]):
+    def factory(optimizer, *, epochs: int, steps_per_epoch: int, **_ignored) -> Schedule:
+        total = max(epochs * steps_per_epoch, 1)
+        scheduler = lr_scheduler.LambdaLR(optimizer, lambda step: shape(min(step / total, 1.0)))
+        return Schedule(scheduler, per_batch=True, horizon=epochs)
+
+    factory.__doc__ = f"The learning rate times ``{shape.__name__}`` of the training progress."
+    return factory
+
+
+SCHEDULERS.add("coslog4", _per_step(coslog4))
+SCHEDULERS.add("flat_cos", _per_step(flat_cos))
 
 
 @SCHEDULERS.register("plateau")

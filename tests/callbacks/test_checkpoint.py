@@ -44,7 +44,8 @@ def test_checkpoint_holds_everything_a_resume_needs(tmp_path):
     assert callbacks["History"]["rows"] == history.to_dict("records")
     assert callbacks["LRScheduler"]["scheduler"]["last_epoch"] == 3
     assert callbacks["EarlyStopping"]["best_epoch"] is not None
-    assert callbacks["Checkpoint"]["monitor"] == "val_loss"
+    # The run's default monitor: a classification run with the accuracy metric watches it.
+    assert callbacks["Checkpoint"]["monitor"] == "val_accuracy"
     assert state["versions"] == {"mlpkit": "0.1.0", "torch": str(torch.__version__)}
     assert type(state["versions"]["torch"]) is str  # torch's own version type would not load
 

@@ -61,8 +61,8 @@ def torch_rates(make, steps, lr=0.1, metrics=None):
     return rates
 
 
-def test_the_registry_names_the_four_schedulers():
-    assert SCHEDULERS.names() == ["cosine", "onecycle", "plateau", "step"]
+def test_the_registry_names_the_six_schedulers():
+    assert SCHEDULERS.names() == ["cosine", "coslog4", "flat_cos", "onecycle", "plateau", "step"]
     with pytest.raises(ConfigError, match="unknown scheduler 'cosin'; choose one of: cosine"):
         build_config({"scheduler": "cosin"})
 
@@ -111,3 +111,25 @@ def test_bad_options_are_refused_when_built():
         train(LRScheduler("plateau", gamma=1.5))
     with pytest.raises(ConfigError, match="step_size"):
         build_config({"scheduler": "step", "step_size": 0})
+
+
+@pytest.mark.parametrize("name", ["coslog4", "flat_cos"])
+def test_per_step_shapes_scale_each_group_by_the_progress_through_training(name):
+    # RealMLP's shapes, stepped after every batch: the learning rate before step k is the
+    # group's own times shape(k / total steps), so the groups keep their ratios.
+    from mlpkit.schedulers import coslog4, flat_cos
+
+    shape = {"coslog4": coslog4, "flat_cos": flat_cos}[name]
+    weights = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
+    groups = [{"params": [weights[0]], "lr": 1.0}, {"params": [weights[1]], "lr": 0.1}]
+    optimizer = torch.optim.SGD(groups)
+    schedule = SCHEDULERS.get(name)(optimizer, epochs=4, steps_per_epoch=5)
+    assert schedule.per_batch and schedule.horizon == 4
+    for step in range(20):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(shape(step / 20))
+        assert optimizer.param_groups[1]["lr"] == pytest.approx(0.1 * shape(step / 20))
+        optimizer.step()
+        schedule.scheduler.step()
+    # coslog4 rises from 0 and falls back in each of its four cycles; flat_cos holds, then falls.
+    assert coslog4(0.0) == 0.0 and coslog4((2**0.5 - 1) / 15) == pytest.approx(1.0)
+    assert flat_cos(0.5) == 1.0 and flat_cos(1.0) == pytest.approx(0.0, abs=1e-12)

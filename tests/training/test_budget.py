@@ -83,10 +83,13 @@ def test_a_run_resolves_the_same_defaults_and_config_toml_records_them(tmp_path,
     config = build_config({"data": "iris", "hidden": [8], "out": str(tmp_path / "run")})
     result = train_run(config.model_copy(update={"report": False}))
     assert (result.config.train.epochs, result.config.train.early_stopping) == (10, 5)
-    assert result.config.optim.label_smoothing == 0.0
+    # A classification run with validation data watches its accuracy, so smooths labels by 0.1.
+    assert result.config.train.monitor == "val_accuracy"
+    assert result.config.optim.label_smoothing == 0.1
     saved = load_config(result.run_dir / "config.toml")
     assert (saved.train.epochs, saved.train.early_stopping) == (10, 5)
+    assert (saved.train.monitor, saved.optim.label_smoothing) == ("val_accuracy", 0.1)
     lines = dict(result.training)
     assert lines["epochs"].startswith(f"{len(result.history)} of 10")
     assert lines["weights kept"].startswith(f"epoch {result.history.attrs['kept_epoch']}")
-    assert lines["label smoothing"] == "0"
+    assert lines["label smoothing"].startswith("0.1")

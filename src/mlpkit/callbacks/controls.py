@@ -1,4 +1,5 @@
-"""The callbacks that settings ask for: a learning-rate schedule and early stopping."""
+"""The callbacks that settings ask for: learning-rate and regularization schedules, early
+stopping."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from .base import Callback
 from .early_stopping import EarlyStopping
 from .learning_rate import LearningRateLog
 from .lr_scheduler import LRScheduler
+from .regularization import RegularizationSchedule
 
 
 def training_controls(
@@ -37,6 +39,8 @@ def training_controls(
                 patience=optim.scheduler_patience,
             )
         )
+    if optim.regularization_schedule != "constant":
+        controls.append(RegularizationSchedule(optim.regularization_schedule))
     patience = train.early_stopping or None
     if patience is not None or (train.restore_best and has_validation):
         controls.append(

@@ -73,10 +73,14 @@ class Monitor:
         return float(row[self.name])
 
     def improved(self, value: float, best: float | None) -> bool:
-        """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never does)."""
+        """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never does); an
+        accuracy equal to the best counts too (with no ``min_delta``)."""
         if not math.isfinite(value):
             return False
         if best is None:
+            return True
+        if value == best and self.min_delta == 0 and "accuracy" in (self.name or ""):
+            # An accuracy ties often (a count of rows): the later epoch, as RealMLP chooses.
             return True
         if self.mode == "min":
             return value < best - self.min_delta

@@ -10,15 +10,19 @@ in a flat config file.
 - ``rtdl``: the MLP baseline of Gorishniy et al. (2021, "Revisiting deep learning models for
   tabular data"): quantile-transformed numeric features, AdamW, early stopping after 16 epochs
   without improvement, batch 128; three ReLU layers of 256 with dropout 0.1.
-- ``realmlp``: as near RealMLP-TD (Holzmüller et al., 2024, "Better by default") as mlpkit's
-  settings allow: robust scaling with smooth clipping, three layers of 256, SiLU (near its
-  Mish and SELU), dropout 0.15, AdamW with betas (0.9, 0.95) as far as the settings go (the
-  betas are not a setting: torch's 0.9, 0.999 run), a cosine schedule (RealMLP's is
-  flat-cosine), batch 256 for up to 256 epochs with the best epoch's weights kept, label
-  smoothing 0.1 (cross-entropy only, so classification only). Not reproduced: its numerical
-  embeddings (PBLD), the NTK parametrization with its per-layer learning rates, the learnable
-  front scaling layer, parametric activations, its schedules of dropout and weight decay, and
-  its learning rates (0.04 and 0.14 are for the NTK parametrization; here AdamW's 1e-3 runs).
+- ``realmlp``: RealMLP-TD (Holzmüller et al., 2024, "Better by default"): the ``realmlp``
+  architecture (PBLD numerical embeddings, learned embeddings of categorical columns with more
+  than 8 levels, a learnable front scale, NTK layers with data-dependent initialisation and
+  RealMLP's per-parameter learning-rate and weight-decay factors, parametric SELU for
+  classification and Mish for regression), three layers of 256, dropout 0.15 and weight decay
+  0.02 on a flat-cosine schedule, AdamW with betas (0.9, 0.95) and a learning rate of 0.04
+  (classification) or 0.2 (regression) on the coslog4 schedule, robust scaling with smooth
+  clipping, batch 256 for 256 epochs with the best validation epoch's weights kept (by
+  accuracy for classification, with label smoothing 0.1), regression outputs clamped to the
+  training targets' range.
+
+A preset's values by task (``TASK_VALUES``) are applied once the task is known, where the
+setting was left unset (``None``, or ``"auto"`` for the activation).
 """
 
 from __future__ import annotations
@@ -39,19 +43,37 @@ PRESETS: dict[str, dict[str, Any]] = {
         "early_stopping": 16,
     },
     "realmlp": {
+        "architecture": "realmlp",
         "numeric_scaling": "robust",
         "hidden": [256, 256, 256],
-        "activation": "silu",
+        "activation": "auto",
         "dropout": 0.15,
         "optimizer": "adamw",
-        "weight_decay": 0.0,
-        "scheduler": "cosine",
+        "beta2": 0.95,
+        "weight_decay": 0.02,
+        "regularization_schedule": "flat_cos",
+        "scheduler": "coslog4",
         "batch_size": 256,
         "epochs": 256,
         "early_stopping": 0,  # RealMLP-TD trains every epoch and keeps the best one
-        "label_smoothing": 0.1,
     },
 }
+
+TASK_VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "realmlp": {
+        "classification": {"activation": "selu", "lr": 0.04, "monitor": "val_accuracy"},
+        "regression": {"activation": "mish", "lr": 0.2},
+    },
+}
+
+
+def task_values(name: str, task: str) -> dict[str, Any]:
+    """The flat settings of the preset ``name`` for a ``task`` (classification or regression).
+
+    >>> task_values("realmlp", "regression")["activation"]
+    'mish'
+    """
+    return copy.deepcopy(TASK_VALUES.get(name, {}).get(task, {}))
 
 
 def preset_values(name: str) -> dict[str, Any]:

@@ -92,7 +92,7 @@ class DataConfig(Section):
         True, "with imputation: an input per numeric column with gaps, 1 where it was missing"
     )
     max_categories: int = setting(
-        64, "one-hot levels per categorical column; rarer categories share one (other)", ge=2
+        256, "one-hot levels per categorical column; rarer categories share one (other)", ge=2
     )
     scale_features: bool = setting(True, "scale numeric features", flag="normalize")
     numeric_scaling: Literal["standard", "robust", "quantile"] = setting(
@@ -113,11 +113,15 @@ class DataConfig(Section):
 class ModelConfig(Section):
     """The network (``[model]``)."""
 
-    architecture: Literal["mlp", "wide_deep"] = setting(
-        "mlp", "mlp, or wide_deep (Wide & Deep, fed the input groups wide and deep)"
+    architecture: Literal["mlp", "wide_deep", "realmlp"] = setting(
+        "mlp",
+        "mlp, wide_deep (Wide & Deep, fed the input groups wide and deep), or realmlp "
+        "(RealMLP: numerical and categorical embeddings, NTK layers; the realmlp preset)",
     )
     hidden: list[int] = setting([256, 128], "hidden layer widths, e.g. 128,64 ('' for none)")
-    activation: str = setting("relu", "relu, tanh, gelu, ...")
+    activation: str = setting(
+        "relu", "relu, tanh, gelu, selu, mish, ... (auto: the preset's choice for the task)"
+    )
     dropout: float = setting(0.0, "dropout probability", ge=0, lt=1)
     batch_norm: bool = setting(False, "batch normalisation after each hidden layer")
     aux_weight: float = setting(
@@ -142,7 +146,8 @@ class ModelConfig(Section):
     def _known_activation(cls, name: str) -> str:
         from ..models import ACTIVATIONS
 
-        ACTIVATIONS.get(name)
+        if name != "auto":  # the preset's choice, once the task is known
+            ACTIVATIONS.get(name)
         return name
 
     @model_validator(mode="after")
@@ -168,6 +173,14 @@ class OptimConfig(Section):
     momentum: float = setting(0.0, "sgd, rmsprop: momentum", ge=0, lt=1)
     nesterov: bool = setting(False, "sgd: Nesterov momentum (needs momentum > 0)")
     weight_decay: float = setting(0.0, "L2 penalty (adamw: decoupled weight decay)", ge=0)
+    beta2: float = setting(
+        0.999, "adam, adamw: decay of the squared-gradient average (RealMLP: 0.95)", gt=0, lt=1
+    )
+    regularization_schedule: Literal["constant", "flat_cos"] = setting(
+        "constant",
+        "dropout and weight decay over training: constant, or flat_cos (as set for the first "
+        "half, then down to 0 along half a cosine)",
+    )
     label_smoothing: float | None = setting(
         None,
         "cross_entropy: label smoothing (default: 0.1 when the monitored metric is an "
@@ -179,7 +192,9 @@ class OptimConfig(Section):
         None, "cross_entropy, nll: balanced, or one weight per class, e.g. 1,3"
     )
     clip_grad_norm: float | None = setting(None, "clip gradients to this norm", gt=0)
-    scheduler: str | None = setting(None, "step, cosine, onecycle or plateau")
+    scheduler: str | None = setting(
+        None, "step, cosine, onecycle, plateau, coslog4 or flat_cos (per step)"
+    )
     step_size: int = setting(10, "step: epochs between decays", ge=1)
     gamma: float = setting(0.1, "step, plateau: factor per decay", gt=0, le=1)
     max_lr: float | None = setting(None, "onecycle: peak learning rate (default: lr)", gt=0)
@@ -250,7 +265,9 @@ class TrainConfig(Section):
     )
     keep_last: int | None = setting(None, "keep only the newest K epoch-NNNN.pt", ge=1)
     monitor: str | None = setting(
-        None, "metric for best.pt, early stopping and plateau (default val_loss)"
+        None,
+        "metric for best.pt, early stopping and plateau (default: val_accuracy with validation "
+        "data and the accuracy metric, as classification has; else val_loss)",
     )
     monitor_mode: Literal["auto", "min", "max"] = setting(
         "auto", "auto (from the monitor's name), min or max"

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import CheckpointError, DataNotFoundError
 from ..models import ARCHITECTURES
+from ..realmlp import RealMLP  # noqa: F401  (registers its architecture for loading)
 from .atomic import atomic_write, write_text
 from .checkpoint_file import versions
 

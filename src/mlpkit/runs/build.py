@@ -10,6 +10,8 @@ import numpy as np
 from torch import nn
 
 from ..config import RunConfig
+from ..config.presets import task_values
+from ..config.settings import FLAT_KEYS
 from ..data.prepare import PreparedData
 from ..data.source import LoadedData
 from ..data.target import TargetScaler
@@ -17,6 +19,7 @@ from ..errors import ConfigError
 from ..losses import CLASSIFICATION_LOSSES, WeightedLoss, named_loss
 from ..models import MLP, WideAndDeep
 from ..optim import default_lr
+from ..realmlp import RealMLP, input_plan
 from ..stacked import Ensemble, StackedMLP
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["rmse", "mae", "r2"]}
@@ -28,6 +31,14 @@ def resolve(config: RunConfig, data: LoadedData) -> RunConfig:
     data files by their absolute paths, so that the run resumes from any working directory."""
     resolved = config.model_copy(deep=True)
     resolved.data.task = data.task
+    # The preset's values for this task, where the setting was left unset.
+    for key, value in task_values(resolved.preset, data.task).items():
+        setting = FLAT_KEYS[key]
+        section = getattr(resolved, setting.section)
+        if getattr(section, setting.name) in (None, "auto"):
+            setattr(section, setting.name, value)
+    if resolved.model.activation == "auto":
+        resolved.model.activation = "relu"
     for part in ("name", "val", "test"):
         path = getattr(resolved.data, part)
         if path is not None and Path(path).suffix and Path(path).is_file():  # not a name
@@ -60,7 +71,9 @@ def _check_loss_fits_task(loss: str, data: LoadedData) -> None:
         )
 
 
-def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep | Ensemble:
+def build_model(
+    config: RunConfig, prepared: PreparedData
+) -> MLP | WideAndDeep | RealMLP | Ensemble:
     """The model a config describes, sized for the prepared (preprocessed) inputs.
 
     With ``bce_with_logits`` a two-class model has one output (the positive class's logit);
@@ -70,7 +83,14 @@ def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep 
     if config.optim.loss == "bce_with_logits":
         outputs = 1
     if settings.ensemble > 1:
+        if settings.architecture != "mlp":
+            raise ConfigError(
+                f"an ensemble stacks plain MLPs, not {settings.architecture}; set "
+                "--architecture mlp, or --ensemble 1"
+            )
         return _ensemble(config, prepared.n_inputs, outputs)
+    if settings.architecture == "realmlp":
+        return _realmlp(config, prepared, outputs)
     layers = dict(
         activation=settings.activation,
         dropout=settings.dropout,
@@ -88,6 +108,25 @@ def build_model(config: RunConfig, prepared: PreparedData) -> MLP | WideAndDeep 
             **layers,
         )
     return MLP(prepared.n_inputs, settings.hidden, outputs, **layers)
+
+
+def _realmlp(config: RunConfig, prepared: PreparedData, outputs: int) -> RealMLP:
+    """RealMLP sized for the prepared inputs: PBLD embeddings for the numeric columns, learned
+    embeddings for categorical ones with many levels; a regression's outputs clamped to the
+    range of its training targets (in the units the model predicts)."""
+    numeric, embedded = input_plan(prepared.preprocessor)
+    output_range = None
+    if config.data.task == "regression":
+        y = np.asarray(prepared.y_train, dtype=np.float64).reshape(len(prepared.y_train), -1)
+        if prepared.target_scaler is not None:
+            y = prepared.target_scaler.transform(y)
+        output_range = [[float(lo), float(hi)] for lo, hi in zip(y.min(0), y.max(0), strict=True)]
+    settings = config.model
+    return RealMLP(
+        prepared.n_inputs, settings.hidden, outputs, settings.activation, settings.dropout,
+        numeric=numeric, embedded=embedded, output_range=output_range,
+        log_softmax=config.optim.loss == "nll",
+    )  # fmt: skip
 
 
 def _ensemble(config: RunConfig, inputs: int, outputs: int) -> Ensemble:

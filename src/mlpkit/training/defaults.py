@@ -7,7 +7,10 @@ The budget is a number of optimizer steps rather than of epochs: 30 epochs are 1
 the digits' 1,257 training rows, 400 on breast cancer's 398 and 120 on wine's 124, where the
 network is still far from converged. About ``BUDGET_STEPS`` steps, within ``EPOCHS``; with a
 validation part, early stopping after a fifth of those epochs (within ``PATIENCE``) without
-improvement, and the best epoch's weights kept (``restore_best``).
+improvement, and the best epoch's weights kept (``restore_best``). A classification run with
+validation data and the accuracy metric watches ``val_accuracy`` (a tie counts as the best, so
+the latest of equal epochs is kept); measured on the quality suite, stopping and keeping
+epochs by the validation loss cost 1-2 points of test accuracy on digits and breast cancer.
 """
 
 from __future__ import annotations
@@ -55,11 +58,11 @@ def auto_patience(epochs: int) -> int:
 
 
 def resolve_training(train: TrainConfig, steps: int, has_validation: bool) -> TrainConfig:
-    """``train`` with ``epochs`` and ``early_stopping`` decided (0: never stop early).
+    """``train`` with ``epochs``, ``early_stopping`` (0: never stop early) and ``monitor`` decided.
 
-    >>> resolved = resolve_training(TrainConfig(), steps=40, has_validation=True)
-    >>> resolved.epochs, resolved.early_stopping
-    (50, 10)
+    >>> resolved = resolve_training(TrainConfig(metrics=["accuracy"]), 40, has_validation=True)
+    >>> resolved.epochs, resolved.early_stopping, resolved.monitor
+    (50, 10, 'val_accuracy')
     >>> resolve_training(TrainConfig(epochs=7), steps=40, has_validation=False).early_stopping
     0
     """
@@ -67,7 +70,16 @@ def resolve_training(train: TrainConfig, steps: int, has_validation: bool) -> Tr
     patience = train.early_stopping
     if patience is None:
         patience = auto_patience(epochs) if has_validation else 0
-    return train.model_copy(update={"epochs": epochs, "early_stopping": patience})
+    monitor = train.monitor
+    if monitor is None and has_validation and _measures_accuracy(train.metrics):
+        monitor = "val_accuracy"
+    return train.model_copy(
+        update={"epochs": epochs, "early_stopping": patience, "monitor": monitor}
+    )
+
+
+def _measures_accuracy(metrics: list | None) -> bool:
+    return any(isinstance(m, str) and m.lower() == "accuracy" for m in metrics or [])
 
 
 def resolve_label_smoothing(optim: OptimConfig, train: TrainConfig) -> float:

@@ -31,7 +31,7 @@ from ..io.checkpoint_file import load_checkpoint
 from ..losses import named_loss, resolve_loss
 from ..metrics import check_labels, get_metrics
 from ..nested import call_model, leaves, primary
-from ..optim import make_optimizer
+from ..optim import default_lr, make_optimizer
 from ..stacked.model import StackedMLP
 from ..stacked.predict import Ensemble
 from ..stacked.training import member_scores, stacked_optimizer, task_of
@@ -98,14 +98,22 @@ def fit(
     stack = model.stack if isinstance(model, Ensemble) else model
     stack = stack if isinstance(stack, StackedMLP) else None
     build_optimizer = make_optimizer if stack is None else stacked_optimizer
-    opt = build_optimizer(
-        optim.optimizer,
-        model.parameters(),  # an Ensemble's are its stack's
+    options: dict[str, Any] = dict(
         lr=optim.lr,
         momentum=optim.momentum,
         nesterov=optim.nesterov,
         weight_decay=optim.weight_decay,
     )
+    params: Any = model.parameters()  # an Ensemble's are its stack's
+    if stack is None:
+        options["betas"] = (0.9, optim.beta2)
+        if hasattr(model, "param_groups") and isinstance(optim.optimizer, str):
+            # A model with learning-rate and weight-decay factors per parameter (RealMLP).
+            lr = default_lr(optim.optimizer) if optim.lr is None else optim.lr
+            params = model.param_groups(lr, optim.weight_decay)
+    elif optim.beta2 != OptimConfig().beta2:
+        raise ConfigError("an ensemble's Adam keeps torch's beta2 of 0.999; leave out beta2")
+    opt = build_optimizer(optim.optimizer, params, **options)
     train_batches = make_batches(
         train,
         run.batch_size,

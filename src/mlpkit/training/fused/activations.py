@@ -86,6 +86,24 @@ def _silu(m: nn.SiLU) -> ActivationKernels:
     )
 
 
+def _selu(m: nn.SELU) -> ActivationKernels:
+    # SELU is ELU scaled: scale * elu(z, alpha), torch's constants; its output keeps z's sign.
+    a, k = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return ActivationKernels(
+        lambda z, out: aten.elu.out(z, a, k, 1, out=out),
+        lambda g, r, out: aten.elu_backward.grad_input(g, a, k, 1, True, r, grad_input=out),
+        uses_result=True,
+    )
+
+
+def _mish(m: nn.Mish) -> ActivationKernels:
+    return ActivationKernels(
+        lambda z, out: aten.mish.out(z, out=out),
+        lambda g, z, out: out.copy_(aten.mish_backward(g, z)),  # torch has no out= form
+        uses_result=False,
+    )
+
+
 # Exact module type -> kernels. Adding an activation is one entry.
 ACTIVATION_KERNELS: dict[type[nn.Module], Callable[[Any], ActivationKernels]] = {
     nn.ReLU: _relu,
@@ -95,4 +113,6 @@ ACTIVATION_KERNELS: dict[type[nn.Module], Callable[[Any], ActivationKernels]] = 
     nn.Sigmoid: _sigmoid,
     nn.GELU: _gelu,
     nn.SiLU: _silu,
+    nn.SELU: _selu,
+    nn.Mish: _mish,
 }
