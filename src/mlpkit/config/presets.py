@@ -17,7 +17,8 @@ in a flat config file.
   classification and Mish for regression), three layers of 256, dropout 0.15 and weight decay
   0.02 on a flat-cosine schedule, AdamW with betas (0.9, 0.95) and a learning rate of 0.04
   (classification) or 0.2 (regression) on the coslog4 schedule, robust scaling with smooth
-  clipping, batch 256 for 256 epochs with the best validation epoch's weights kept (by
+  clipping, batches of 256 (a smaller last one dropped) for 256 epochs with the best
+  validation epoch's weights kept (by
   accuracy for classification, with label smoothing 0.1), regression outputs clamped to the
   training targets' range.
 
@@ -54,6 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "regularization_schedule": "flat_cos",
         "scheduler": "coslog4",
         "batch_size": 256,
+        "drop_last": True,  # as RealMLP-TD: no small last batch at its high learning rates
         "epochs": 256,
         "early_stopping": 0,  # RealMLP-TD trains every epoch and keeps the best one
     },
