@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mlpkit import MLP, fit
+from mlpkit.callbacks import Callback, StopTraining
 from mlpkit.cli import main
 
 
@@ -34,6 +35,17 @@ class Rows(Dataset):
 
     def __getitem__(self, index):
         return self.X[index], self.y[index]
+
+
+class StopAfter(Callback):
+    """Ends a run after ``epoch`` epochs, as a crash would, with that epoch's checkpoint written."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, state) -> None:
+        if state.epoch == self.epoch:
+            raise StopTraining("simulated crash")
 
 
 def fit_with_checkpoints(folder, epochs=4, callbacks=(), checkpoint=None, data=None, **options):

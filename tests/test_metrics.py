@@ -137,3 +137,22 @@ def test_r2_of_a_constant_target_is_sklearns_not_a_huge_negative_number():
     for outputs in (torch.full((6, 1), 3.3), torch.linspace(0, 1, 6).reshape(6, 1)):
         expected = skm.r2_score(target.numpy(), outputs.numpy())
         assert get_metric("r2").compute(outputs, target) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_counted_scores_match_sklearn_when_classes_go_missing_or_unpredicted(seed):
+    # Few rows of many classes: some classes never occur, some are never predicted, some only
+    # predicted; two logits and one logit for binary tasks.
+    rng = np.random.default_rng(seed)
+    classes = [2, 5, 7][seed % 3]
+    y = rng.integers(0, max(classes - 2, 2), size=12)
+    logits = torch.tensor(rng.normal(size=(12, classes)), dtype=torch.float32)
+    pred = logits.argmax(dim=1).numpy()
+    average = "binary" if classes == 2 else "macro"
+    for name, oracle in (("f1", skm.f1_score), ("precision", skm.precision_score),
+                         ("recall", skm.recall_score)):  # fmt: skip
+        expected = oracle(y, pred, average=average, zero_division=0)
+        assert get_metric(name).compute(logits, torch.tensor(y)) == pytest.approx(expected)
+        if classes == 2:
+            one = (logits[:, 1] - logits[:, :1].squeeze(1)).unsqueeze(1)  # one logit, same classes
+            assert get_metric(name).compute(one, torch.tensor(y)) == pytest.approx(expected)

@@ -60,10 +60,38 @@ def _classification_metric(name: str, binary_fn: str, multiclass_fn: str, use_pr
     METRICS.add(name, compute)
 
 
-_classification_metric("f1", "binary_f1_score", "multiclass_f1_score", use_probs=False)
-_classification_metric("precision", "binary_precision", "multiclass_precision", use_probs=False)
-_classification_metric("recall", "binary_recall", "multiclass_recall", use_probs=False)
 _classification_metric("roc_auc", "binary_auroc", "multiclass_auroc", use_probs=True)
+
+
+def _counted(score: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]):
+    """A score of each class's true positives, false positives and false negatives: of the
+    positive class for two classes, else the mean over the classes that occur (in the targets
+    or the predictions), as scikit-learn's ``average="binary"`` / ``"macro"``, a class with
+    nothing to divide scoring 0. Counted here rather than with torchmetrics, whose import
+    costs every run a second or more for the default f1."""
+
+    def compute(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        classes = _num_classes(outputs)
+        preds, targets = predicted_classes(outputs).reshape(-1), targets.reshape(-1).long()
+        pairs = torch.bincount(targets * classes + preds, minlength=classes * classes)
+        confusion = pairs.reshape(classes, classes).double()  # rows: true, columns: predicted
+        tp = confusion.diagonal()
+        fp, fn = confusion.sum(dim=0) - tp, confusion.sum(dim=1) - tp
+        if classes == 2:
+            return score(tp[1:], fp[1:], fn[1:])[0].float()
+        present = (confusion.sum(dim=0) + confusion.sum(dim=1)) > 0
+        return score(tp, fp, fn)[present].mean().float()
+
+    return compute
+
+
+def _ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.where(b > 0, a / b.clamp(min=1), torch.zeros_like(a))
+
+
+METRICS.add("f1", _counted(lambda tp, fp, fn: _ratio(2 * tp, 2 * tp + fp + fn)))
+METRICS.add("precision", _counted(lambda tp, fp, fn: _ratio(tp, tp + fp)))
+METRICS.add("recall", _counted(lambda tp, fp, fn: _ratio(tp, tp + fn)))
 
 
 @METRICS.register("accuracy")

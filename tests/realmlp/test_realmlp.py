@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from mlpkit import fit, load_model
-from mlpkit.callbacks import Callback, StopTraining
+from mlpkit.callbacks import Callback
 from mlpkit.config import build_config
 from mlpkit.data.preprocess import Preprocessor
 from mlpkit.realmlp import RealMLP, input_plan
 from mlpkit.realmlp.model import PBLD, NTKLinear
 from mlpkit.runs import predict_run, resume_run, train_run
 from mlpkit.schedulers import flat_cos
-from samples import classes
+from samples import StopAfter, classes
 
 
 def test_pbld_is_each_columns_own_periodic_network_followed_by_the_value():
@@ -210,17 +210,6 @@ def test_the_input_plan_follows_the_preprocessed_columns():
     plan = input_plan(Preprocessor().fit(frame))
     assert plan == ([0, 2], [(3, 20)])  # kind (3 levels) stays one-hot
     assert input_plan(Preprocessor().fit(frame), one_hot_levels=2) == ([0, 2], [(3, 20), (23, 3)])
-
-
-class StopAfter(Callback):
-    """Ends a run after ``epoch`` epochs, as a crash would, with that epoch's checkpoint."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_epoch_end(self, state) -> None:
-        if state.epoch == self.epoch:
-            raise StopTraining("simulated crash")
 
 
 def test_a_stopped_realmlp_run_resumes_to_the_same_weights(tmp_path):

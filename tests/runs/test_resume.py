@@ -17,24 +17,13 @@ import pytest
 import torch
 
 from mlpkit import MLP, EarlyStopping, LRScheduler, fit, load_checkpoint, load_model, resume_run
-from mlpkit.callbacks import Callback, StopTraining
+from mlpkit.callbacks import Callback
 from mlpkit.config import build_config
 from mlpkit.errors import CheckpointError, ConfigError, DataError
 from mlpkit.runs import train_run
-from samples import Rows, classes
+from samples import Rows, StopAfter, classes
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-class StopAfter(Callback):
-    """Ends a run after ``epoch`` epochs, as a crash would, with that epoch's checkpoint written."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_epoch_end(self, state) -> None:
-        if state.epoch == self.epoch:
-            raise StopTraining("simulated crash")
 
 
 def train(folder, epochs, callbacks=(), resume=False, model_args=None, data=None, **options):

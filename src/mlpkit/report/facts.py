@@ -8,18 +8,19 @@ knew (the step that ran, the machine) comes from ``run.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import platform
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..callbacks.monitor import infer_mode
+from ..callbacks.monitor import Monitor
 from ..io.atomic import write_text
 
 FACTS = "run.json"
@@ -122,13 +123,12 @@ def best_epoch(history: pd.DataFrame, monitor: str | None, mode: str = "auto") -
         monitor = "val_loss" if "val_loss" in history else "train_loss"
     if monitor not in history or not len(history):
         return monitor, None
-    values = pd.to_numeric(history[monitor], errors="coerce")
-    values = values[values.map(lambda v: math.isfinite(v))]
-    if not len(values):
-        return monitor, None
-    mode = infer_mode(monitor) if mode == "auto" else mode
-    position = values.idxmin() if mode == "min" else values.idxmax()
-    return monitor, int(history.loc[position, "epoch"])
+    tracker = Monitor(monitor, mode)  # the loop's own rule (NaN never best, accuracy ties later)
+    for row in history.to_dict("records"):
+        tracker.update(
+            {"epoch": row["epoch"], monitor: pd.to_numeric(row[monitor], errors="coerce")}
+        )
+    return monitor, tracker.best_epoch
 
 
 def machine_facts() -> dict[str, Any]:
@@ -137,12 +137,8 @@ def machine_facts() -> dict[str, Any]:
     from ..io.checkpoint_file import versions
 
     found = {**versions(), "python": platform.python_version(), "numpy": np.__version__}
-    try:
-        import matplotlib
-
-        found["matplotlib"] = matplotlib.__version__
-    except ImportError:
-        pass
+    with contextlib.suppress(metadata.PackageNotFoundError):  # no import: it costs a second
+        found["matplotlib"] = metadata.version("matplotlib")
     return {
         "versions": found,
         "machine": {
