@@ -228,3 +228,10 @@ def test_a_stopped_realmlp_run_resumes_to_the_same_weights(tmp_path):
     assert all(torch.equal(a, b) for a, b in pairs)
     columns = ["epoch", "train_loss", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+
+
+def test_an_ensemble_of_realmlps_is_refused_with_what_to_do():
+    from mlpkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="an ensemble stacks plain MLPs, not .*'realmlp'"):
+        build_config({"preset": "realmlp", "ensemble": 4})

@@ -158,8 +158,9 @@ class ModelConfig(Section):
             raise ValueError("aux_weight is for architecture = 'wide_deep'")
         if self.ensemble > 1 and (self.architecture != "mlp" or self.batch_norm):
             raise ValueError(
-                "an ensemble stacks plain MLPs: leave out architecture = 'wide_deep' and "
-                "batch_norm, or set ensemble = 1"
+                f"an ensemble stacks plain MLPs, not architecture = '{self.architecture}'"
+                f"{' with batch_norm' if self.batch_norm else ''}: use architecture = 'mlp' "
+                "without batch_norm, or set ensemble = 1"
             )
         return self
 

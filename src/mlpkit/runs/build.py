@@ -82,12 +82,7 @@ def build_model(
     settings, outputs = config.model, prepared.source.n_outputs
     if config.optim.loss == "bce_with_logits":
         outputs = 1
-    if settings.ensemble > 1:
-        if settings.architecture != "mlp":
-            raise ConfigError(
-                f"an ensemble stacks plain MLPs, not {settings.architecture}; set "
-                "--architecture mlp, or --ensemble 1"
-            )
+    if settings.ensemble > 1:  # of plain MLPs only (the config refuses the others)
         return _ensemble(config, prepared.n_inputs, outputs)
     if settings.architecture == "realmlp":
         return _realmlp(config, prepared, outputs)
