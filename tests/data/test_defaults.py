@@ -152,8 +152,9 @@ def test_a_high_cardinality_column_keeps_its_most_frequent_levels_and_an_other()
     other = levels.index(OTHER_LEVEL)  # zip's indicators come first, then x
     assert out[:, other].tolist() == [0.0, 1.0, 1.0]  # rare and unseen codes share (other)
     assert (out[:, :10].sum(axis=1) == 1).all()
-    # The default cap is 64 levels.
-    assert len(Preprocessor().fit(frame).categories_["zip"]) == 64
+    # The default cap is 256 levels: 255 of 700 and (other).
+    many = pd.DataFrame({"zip": [f"z{i:03d}" for i in rng.permutation(np.arange(3000) % 700)]})
+    assert len(Preprocessor().fit(many).categories_["zip"]) == 256
     assert fit_levels(pd.Series(["b", "a", "b", None]), missing=True) == ["a", "b", "(missing)"]
 
 
