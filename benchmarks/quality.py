@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -293,6 +294,7 @@ def report(results: list[dict], seeds: list[int], quick: bool, skipped: list[str
     lines.append(
         "| **mean rank** | | " + " | ".join(f"{ranks[s].mean():.2f}" for s in systems) + " |"
     )
+    lines += targets(frame)
     errors = frame.dropna(subset=["error"])
     if len(errors):
         lines += ["", "Failures:", ""]
@@ -302,6 +304,54 @@ def report(results: list[dict], seeds: list[int], quick: bool, skipped: list[str
     if skipped:
         lines += ["", f"Not installed (the `bench` extra): {', '.join(skipped)}."]
     return "\n".join(lines + NOTES) + "\n"
+
+
+def targets(frame: pd.DataFrame) -> list[str]:
+    """The issue's targets, each table's figures side by side: the default against
+    scikit-learn's MLP (a standard error of the seeds' differences), the realmlp preset
+    against pytabkit's RealMLP-TD, and the default's time as a fraction of RealMLP-TD's."""
+    systems = set(frame["system"])
+    lines: list[str] = []
+
+    def paired(a: str, b: str, table: str) -> tuple[float, float, int]:
+        part = frame[frame["table"] == table].pivot_table(
+            index="seed", columns="system", values="score"
+        )
+        if a not in part or b not in part:
+            return float("nan"), float("nan"), 0
+        gaps = (part[a] - part[b]).dropna()
+        spread = statistics.stdev(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else float("nan")
+        return float(gaps.mean()), spread, len(gaps)
+
+    def seconds(system: str, table: str) -> float:
+        rows = frame[(frame["table"] == table) & (frame["system"] == system)]
+        return float(rows["seconds"].mean())
+
+    pairs = [("mlpkit-default", "sklearn-mlp"), ("mlpkit-default", "realmlp-td"),
+             ("mlpkit-realmlp", "realmlp-td")]  # fmt: skip
+    pairs = [(a, b) for a, b in pairs if {a, b} <= systems]
+    if not pairs:
+        return lines
+    lines += ["", "## Against the targets", "",
+              "Score differences (mean over the seeds, ± one standard error of the paired "
+              "differences); time: the first system's wall time over the second's.", "",
+              "| table | " + " | ".join(f"{a} − {b}" for a, b in pairs) + " | time default / "
+              "realmlp-td |", "|---|" + "---|" * (len(pairs) + 1)]  # fmt: skip
+    for table in dict.fromkeys(frame["table"]):
+        cells = []
+        for a, b in pairs:
+            gap, error, n = paired(a, b, table)
+            cells.append("" if n == 0 else f"{gap:+.3f}" + (f" ± {error:.3f}" if n > 1 else ""))
+        ratio = ""
+        if {"mlpkit-default", "realmlp-td"} <= systems:
+            ratio = f"{seconds('mlpkit-default', table) / seconds('realmlp-td', table):.2f}"
+        lines.append(f"| {table} | " + " | ".join(cells) + f" | {ratio} |")
+    means = frame.groupby(["task", "system"])["score"].mean().unstack()
+    lines += ["", "Mean score per task (all tables and seeds): " + "; ".join(
+        f"{task}: " + ", ".join(f"{s} {means.loc[task, s]:.4f}" for s in means.columns
+                                if not math.isnan(means.loc[task, s]))
+        for task in means.index)]  # fmt: skip
+    return lines
 
 
 NOTES = [
@@ -314,13 +364,17 @@ NOTES = [
     "`LGBMClassifier` / `LGBMRegressor` with defaults (text columns as pandas categories); "
     "`realmlp-td` is pytabkit's `RealMLP_TD_Classifier` / `RealMLP_TD_Regressor` with defaults.",
     "",
-    "The `realmlp` preset is RealMLP-TD only as far as mlpkit's settings go (see "
-    "`src/mlpkit/config/presets.py`): robust scaling with smooth clipping, 3 x 256, SiLU, "
-    "dropout 0.15, AdamW, a cosine schedule, batch 256, 256 epochs with the best epoch kept, "
-    "label smoothing 0.1. It does not have RealMLP's numerical embeddings (PBLD), the NTK "
-    "parametrization with per-layer learning rates, the learnable front scaling layer, "
-    "parametric activations, the flat-cosine schedule or the schedules of dropout and weight "
-    "decay, so it is not expected to match `realmlp-td`.",
+    "The `realmlp` preset is RealMLP-TD rebuilt in mlpkit (see `src/mlpkit/realmlp/` and "
+    "`src/mlpkit/config/presets.py`): PBLD numerical embeddings, learned embeddings of "
+    "categorical columns with more than 8 levels, the front scale, NTK layers started from "
+    "the first training batch, parametric SELU (classification) or Mish (regression), its "
+    "learning-rate and weight-decay factors, coslog4 and flat-cosine schedules, AdamW (0.9, "
+    "0.95), batch 256 for 256 epochs, the best validation epoch kept. It differs from "
+    "pytabkit's in what mlpkit's preprocessing does: missing numbers are filled with the "
+    "median beside an indicator (RealMLP learns a value), small categories are one-hot "
+    "without scaling (a binary one as two inputs), the data-dependent start uses the first "
+    "training batch, and scaling falls back to the standard deviation for a column with no "
+    "interquartile range.",
 ]
 
 

@@ -167,6 +167,9 @@ def test_the_realmlp_preset_trains_saves_and_predicts_new_rows(tmp_path, task, a
                            "preset": "realmlp", "epochs": 4, "out": str(run_dir),
                            "report": False})  # fmt: skip
     result = train_run(config)
+    assert (
+        result.step == "autograd (the model is a RealMLP, not an nn.Sequential such as mlpkit.MLP)"
+    )
     saved = result.config
     assert (saved.model.architecture, saved.model.activation, saved.optim.lr) == (
         "realmlp",

@@ -76,8 +76,11 @@ def fit(
     SIGTERM stop training after the current step with ``TrainingInterrupted``.
 
     By default the epochs come from the data size (``mlpkit.training.defaults``: about 2,000
-    steps), training stops early once the validation loss has not improved for a fifth of them,
-    and the best validation epoch's weights are restored (``restore_best``).
+    steps), training stops early once the monitored value has not improved for a fifth of them
+    (``val_accuracy`` with the accuracy metric and validation data, then with label smoothing
+    0.1 for a cross-entropy given by name; else ``val_loss``), and the best validation epoch's
+    weights are restored (``restore_best``). A model with ``param_groups(lr, weight_decay)``
+    (``RealMLP``) gets its own learning-rate and weight-decay factors per parameter group.
 
     Every other keyword is a setting of ``mlpkit train`` (the same defaults and checks): the
     optimizer and its options, ``label_smoothing`` and ``class_weights`` for a loss given by

@@ -36,6 +36,7 @@ class AutogradStep:
     """
 
     name = "autograd"
+    why: str | None = None  # why the fused step did not take the run, where it was wanted
 
     def __init__(
         self,
@@ -134,7 +135,7 @@ def choose_step(
         from .compiling import CompiledModel
 
         forward = CompiledModel(model)
-    return AutogradStep(
+    chosen = AutogradStep(
         model,
         loss_fn,
         optimizer,
@@ -143,6 +144,9 @@ def choose_step(
         forward=forward,
         autocast_dtype=autocast_dtype,
     )
+    if step == "auto" and _autograd_needed(skip_nonfinite, autocast_dtype, compile) is None:
+        chosen.why = reason  # what the fused step does not take, for the run summary
+    return chosen
 
 
 def _autograd_needed(skip_nonfinite: bool, autocast_dtype, compile: bool) -> str | None:
@@ -170,10 +174,12 @@ def _dtype_name(dtype: torch.dtype | None) -> str:
 
 
 def describe_step(step) -> str:
-    """What ran, for the run summary: ``fused``, ``autograd``, ``autograd, bf16, compiled``."""
+    """What ran, for the run summary: ``fused``, ``autograd``, ``autograd, bf16, compiled``,
+    or ``autograd (the model is a RealMLP, ...)`` where the fused step was wanted."""
     parts = [step.name]
     if getattr(step, "autocast_dtype", None) is not None:
         parts.append(_dtype_name(step.autocast_dtype))
     if getattr(getattr(step, "forward", None), "active", False):
         parts.append("compiled")
-    return ", ".join(parts)
+    why = getattr(step, "why", None)
+    return ", ".join(parts) + (f" ({why})" if why else "")
