@@ -4,7 +4,8 @@
 
 Every table is available offline: scikit-learn's bundled sets, and make_classification /
 make_friedman1 tables at two sizes with injected missing values, outliers and a
-high-cardinality text category that carries signal, written to CSV. For every table and seed
+high-cardinality text category that carries signal, and (with the ``bench`` extra) real tables
+shipped inside packages (palmerpenguins, pydataset), written to CSV. For every table and seed
 one stratified (classification) 80/20 split is drawn and written to ``train.csv`` / ``test.csv``;
 every system trains on the same training file and is scored on the same test file (accuracy,
 or R2), with its wall time (for mlpkit: the whole ``mlpkit train`` process, start-up included).
@@ -81,6 +82,41 @@ def _messy(kind: str, rows: int) -> Callable[[int], tuple[pd.DataFrame, str]]:
     return load
 
 
+def _packaged(package: str, member: str, target: str, task: str, rows: int | None = None):
+    """A real table shipped inside a package from the package index (the ``bench`` extra),
+    read from the installed files without importing the package (pydataset would unpack its
+    archive into the home folder): ``member`` is a file of the package, or ``archive!file``
+    inside one of its tar archives. Rows without a target are dropped; ``rows`` keeps a fixed
+    sample of that many."""
+
+    def load(_seed: int) -> tuple[pd.DataFrame, str]:
+        import importlib.util
+        import tarfile
+
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"{package} is not installed (pip install -e '.[bench]')")
+        folder = Path(list(spec.submodule_search_locations)[0])
+        archive, _, inner = member.partition("!")
+        if inner:
+            with tarfile.open(folder / archive) as tar:
+                frame = pd.read_csv(tar.extractfile(inner))
+        else:
+            frame = pd.read_csv(folder / archive)
+        empty = [c for c in frame.columns if c.startswith("Unnamed") or frame[c].isna().all()]
+        frame = frame.drop(columns=empty)  # row names, and a column with no value at all
+        if TARGET in frame.columns and target != TARGET:  # a feature named like the target
+            frame = frame.rename(columns={TARGET: TARGET + "_"})
+        frame = frame.dropna(subset=[target]).rename(columns={target: TARGET})
+        if rows is not None and len(frame) > rows:
+            frame = frame.sample(rows, random_state=0)
+        return frame.reset_index(drop=True), task
+
+    load.package = package  # type: ignore[attr-defined]
+    return load
+
+
+RDATA = "resources.tar.gz!resources/rdata/csv/"
 TABLES: dict[str, Callable[[int], tuple[pd.DataFrame, str]]] = {
     "breast_cancer": _bundled("load_breast_cancer"),
     "wine": _bundled("load_wine"),
@@ -90,6 +126,15 @@ TABLES: dict[str, Callable[[int], tuple[pd.DataFrame, str]]] = {
     "classification_10k": _messy("classification", 10000),
     "friedman_2k": _messy("regression", 2000),
     "friedman_10k": _messy("regression", 10000),
+    # Real tables from packages (the bench extra): penguins with gaps and text categories,
+    # Belgian wages (heavy-tailed, a text column with gaps), professors' salaries, diamond
+    # prices (heavy-tailed, ordered categories; a fixed 10,000-row sample of 53,940).
+    "penguins": _packaged("palmerpenguins", "data/penguins.csv", "species", "classification"),
+    "wages": _packaged("pydataset", RDATA + "Ecdat/Bwages.csv", "wage", "regression"),
+    "salaries": _packaged("pydataset", RDATA + "car/Salaries.csv", "salary", "regression"),
+    "diamonds_10k": _packaged(
+        "pydataset", RDATA + "ggplot2/diamonds.csv", "price", "regression", rows=10000
+    ),
 }
 
 
@@ -226,6 +271,13 @@ SYSTEMS: dict[str, tuple[Callable[..., float], str | None]] = {
     "lightgbm": (lightgbm_defaults, "lightgbm"),
     "realmlp-td": (realmlp_td, "pytabkit"),
 }
+
+
+def table_available(table: str) -> bool:
+    import importlib.util
+
+    package = getattr(TABLES[table], "package", None)
+    return package is None or importlib.util.find_spec(package) is not None
 
 
 def available(system: str) -> bool:
@@ -402,6 +454,8 @@ def main() -> None:
     wanted = args.systems.split(",") if args.systems else list(SYSTEMS)
     systems = [s for s in wanted if available(s)]
     skipped = [s for s in wanted if s not in systems]
+    skipped += [f"table {t}" for t in tables if not table_available(t)]
+    tables = [t for t in tables if table_available(t)]
     with tempfile.TemporaryDirectory(prefix="mlpkit-quality-") as work:
         results = run(tables, systems, seeds, Path(work))
     args.out.write_text(report(results, seeds, args.quick, skipped))
