@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -398,11 +397,17 @@ def targets(frame: pd.DataFrame) -> list[str]:
         if {"mlpkit-default", "realmlp-td"} <= systems:
             ratio = f"{seconds('mlpkit-default', table) / seconds('realmlp-td', table):.2f}"
         lines.append(f"| {table} | " + " | ".join(cells) + f" | {ratio} |")
-    means = frame.groupby(["task", "system"])["score"].mean().unstack()
-    lines += ["", "Mean score per task (all tables and seeds): " + "; ".join(
-        f"{task}: " + ", ".join(f"{s} {means.loc[task, s]:.4f}" for s in means.columns
-                                if not math.isnan(means.loc[task, s]))
-        for task in means.index)]  # fmt: skip
+    # Means over the table-seed pairs both systems scored (each table weighs its seeds).
+    wide = frame.pivot_table(index=["task", "table", "seed"], columns="system", values="score")
+    lines += ["", "Mean over the tables both scored (each table's seeds first):", ""]
+    for a, b in pairs:
+        common = wide[[a, b]].dropna().groupby(level=["task", "table"]).mean()
+        parts = []
+        for task, part in common.groupby(level="task"):
+            gap = float((part[a] - part[b]).mean())
+            parts.append(f"{task} {part[a].mean():.4f} against {part[b].mean():.4f} "
+                         f"({gap:+.4f}, {len(part)} tables)")  # fmt: skip
+        lines.append(f"- {a} against {b}: " + "; ".join(parts))
     return lines
 
 
