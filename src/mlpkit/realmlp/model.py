@@ -198,7 +198,6 @@ class RealMLP(nn.Module):
         self.in_features, self.hidden, self.out_features = in_features, list(hidden), out_features
         self.activation, self.dropout, self.embedded = activation, dropout, embedded
         self.output_range = [list(r) for r in output_range] if output_range else None
-        self.clamps = self.output_range is not None
         self.embedding_size, self.log_softmax = embedding_size, log_softmax
         self.head = nn.LogSoftmax(dim=1) if log_softmax else nn.Identity()
 
@@ -214,7 +213,7 @@ class RealMLP(nn.Module):
         if self.training and not bool(self.initialized):
             self.initialize(x)
         out = self.layers(self.front(x))
-        if not self.training and self.clamps:
+        if not self.training and self.low.numel() > 0:  # a range to clamp to
             out = torch.minimum(torch.maximum(out, self.low), self.high)
         return self.head(out)
 
