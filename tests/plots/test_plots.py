@@ -63,6 +63,19 @@ def test_the_confusion_matrix_shades_the_cells_that_hold_the_samples(tmp_path):
     assert (pixels(right) != pixels(wrong)).any(axis=2).sum() > 1000
 
 
+def test_the_confusion_counts_are_scikit_learns():
+    from sklearn.metrics import confusion_matrix
+
+    from mlpkit.plots.classification import confusion_counts
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    y_true[:4] = 6  # a label outside the classes asked for is left out by both
+    np.testing.assert_array_equal(
+        confusion_counts(y_true, y_pred, 5), confusion_matrix(y_true, y_pred, labels=range(5))
+    )
+
+
 def test_roc_and_precision_recall_curves_are_drawn_for_two_classes(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)

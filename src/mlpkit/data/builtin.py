@@ -7,37 +7,32 @@ from collections.abc import Callable
 import numpy as np
 
 from ..registry import Registry
+from .bundled import BUNDLED, read_bundled
 from .source import LoadedData
 
 BUILTIN: Registry[LoadedData] = Registry("data set")
 
 
-def _from_sklearn(name: str, loader: str, task: str) -> Callable[..., LoadedData]:
+def _bundled(name: str) -> Callable[..., LoadedData]:
     def load() -> LoadedData:
-        import sklearn.datasets
-
-        bunch = getattr(sklearn.datasets, loader)()
-        classes = [str(c) for c in bunch.target_names] if task == "classification" else None
-        y = bunch.target.astype(np.int64 if task == "classification" else np.float32)
+        table, task = read_bundled(name), BUNDLED[name].task
+        y = table.y.astype(np.int64 if task == "classification" else np.float32)
         return LoadedData(
             name=name,
-            X=bunch.data.astype(np.float32),
+            X=table.X.astype(np.float32),
             y=y,
             task=task,  # type: ignore[arg-type]
-            feature_names=[str(f) for f in bunch.feature_names],
-            class_names=classes,
+            feature_names=table.feature_names,
+            class_names=table.class_names if task == "classification" else None,
             image_shape=(8, 8) if name == "digits" else None,
-            description=bunch.DESCR.strip().splitlines()[0] if bunch.DESCR else name,
+            description=table.title,
         )
 
     return load
 
 
-BUILTIN.add("digits", _from_sklearn("digits", "load_digits", "classification"))
-BUILTIN.add("iris", _from_sklearn("iris", "load_iris", "classification"))
-BUILTIN.add("wine", _from_sklearn("wine", "load_wine", "classification"))
-BUILTIN.add("breast_cancer", _from_sklearn("breast_cancer", "load_breast_cancer", "classification"))
-BUILTIN.add("diabetes", _from_sklearn("diabetes", "load_diabetes", "regression"))
+for _name in BUNDLED:
+    BUILTIN.add(_name, _bundled(_name))
 
 
 @BUILTIN.register("moons")

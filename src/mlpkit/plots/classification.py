@@ -13,6 +13,19 @@ from .figure import COLORS, grid_shape, new_figure, save_png
 ANNOTATED_CLASSES = 20  # beyond this the cells are too small to print numbers in
 
 
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """Rows of each true class (row) predicted as each class (column); labels outside
+    ``0 .. classes - 1`` are left out, as ``sklearn.metrics.confusion_matrix(labels=...)`` does.
+
+    >>> confusion_counts(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    known = (y_true >= 0) & (y_true < classes) & (y_pred >= 0) & (y_pred < classes)
+    cells = y_true[known] * classes + y_pred[known]
+    return np.bincount(cells, minlength=classes * classes).reshape(classes, classes)
+
+
 def confusion_matrix_plot(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], path: str | Path
 ) -> Path:
@@ -21,10 +34,8 @@ def confusion_matrix_plot(
 
     >>> confusion_matrix_plot(y, predicted, ["cat", "dog"], "plots/confusion.png")  # doctest: +SKIP
     """
-    from sklearn.metrics import confusion_matrix
-
     k = len(class_names)
-    counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    counts = confusion_counts(y_true, y_pred, k)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     names = [str(n) for n in class_names]
