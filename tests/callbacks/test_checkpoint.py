@@ -116,3 +116,50 @@ def test_best_and_numbered_copies_work_without_hard_links(tmp_path, monkeypatch)
     assert load_checkpoint(tmp_path / "epoch-0002.pt")["epoch"] == 2
     assert os.stat(tmp_path / "epoch-0002.pt").st_ino != os.stat(tmp_path / "last.pt").st_ino
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- written while the next epoch trains -----------------------------------------------------
+def _checkpoint_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "mlpkit-checkpoint"]
+
+
+def test_a_write_that_fails_on_the_thread_fails_the_fit_with_the_disk_error(tmp_path, monkeypatch):
+    import errno
+
+    from mlpkit.errors import WriteError
+    from mlpkit.io import atomic
+
+    real_fsync, calls = os.fsync, []
+
+    def fsync(descriptor):
+        calls.append(descriptor)
+        if len(calls) > 6:  # the first checkpoints pass, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    with pytest.raises(WriteError, match=r"cannot write .*last\.pt.*the disk is full"):
+        train(tmp_path, epochs=30)
+    assert not _checkpoint_threads()
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
+    assert 0 <= load_checkpoint(tmp_path / "last.pt")["epoch"] < 30  # the last good one
+
+
+def test_when_fit_fails_the_checkpoint_being_written_is_finished_first(tmp_path):
+    from mlpkit.callbacks.base import Callback
+    from mlpkit.errors import TrainingError
+
+    class FailAfter(Callback):
+        order = 200  # after the checkpoint has started writing the epoch
+
+        def on_epoch_end(self, state):
+            if state.epoch == 3:
+                raise TrainingError("stop here")
+
+    with pytest.raises(TrainingError, match="stop here"):
+        train(tmp_path, epochs=10, callbacks=[FailAfter()])
+    assert not _checkpoint_threads()
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 3
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -95,6 +95,10 @@ class Callback:
 
     def on_fit_end(self, state: TrainingState) -> None: ...
 
+    def teardown(self, state: TrainingState) -> None:
+        """Once at the very end of ``fit``, also when an error or a signal ended it: finish
+        what is still running (a checkpoint being written)."""
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

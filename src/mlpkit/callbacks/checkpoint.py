@@ -12,8 +12,9 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from ..io.atomic import atomic_copy, fsync_directory
-from ..io.checkpoint_file import BEST, EPOCH_FILE, LAST, TEMPORARY, save_checkpoint
+from ..io.atomic import atomic_copy, atomic_write, fsync_directory
+from ..io.checkpoint_file import BEST, EPOCH_FILE, LAST, TEMPORARY, checkpoint_bytes
+from ..io.in_flight import InFlight
 from .base import Callback, TrainingState
 from .monitor import Monitor
 
@@ -30,6 +31,10 @@ class Checkpoint(Callback):
       validation data; ``mode`` min or max, inferred from the name), unless ``best=False``.
 
     ``extra`` is added to every checkpoint (for example the run's config and architecture).
+
+    The state is captured when the epoch ends and written on a thread while the next epoch
+    trains (``mlpkit.io.in_flight``); every write is finished when ``fit`` returns or fails,
+    and at a signal before the message that names the checkpoint.
 
     >>> checkpoint = Checkpoint("ckpt", every=5, keep_last=2, monitor="val_accuracy")
     >>> fit(model, "mse", (X, y), (X_val, y_val), checkpoint=checkpoint)  # doctest: +SKIP
@@ -64,6 +69,7 @@ class Checkpoint(Callback):
         self.keep_last = keep_last
         self.monitor = Monitor(monitor, mode) if best else None
         self.extra = dict(extra or {})
+        self._writes = InFlight("mlpkit-checkpoint")
 
     @classmethod
     def from_settings(
@@ -114,21 +120,33 @@ class Checkpoint(Callback):
             copies.append(self.epoch_path(state.epoch))
         if self.monitor is not None and self.monitor.update(state.row):
             copies.append(self.best_path)
-        self._save(state, copies)
-        if self.keep_last is not None:
-            self._prune(state.epoch)
+        self._save(state, copies, prune=self.keep_last is not None)
 
     def on_interrupt(self, state: TrainingState) -> None:
         # Only last.pt: the epoch is not finished, so it is neither numbered nor compared.
         self._save(state, [])
+        self._writes.wait()
 
-    def _save(self, state: TrainingState, copies: list[Path]) -> None:
-        save_checkpoint(self.last_path, {**self.extra, **state.snapshot()})
+    def on_fit_end(self, state: TrainingState) -> None:
+        self._writes.wait()
+
+    def teardown(self, state: TrainingState) -> None:
+        self._writes.wait()
+
+    def _save(self, state: TrainingState, copies: list[Path], prune: bool = False) -> None:
+        contents = checkpoint_bytes({**self.extra, **state.snapshot()})  # the state as it is now
+        epoch = state.epoch
+        self._writes.start(lambda: self._write(contents, copies, epoch if prune else None))
         state.checkpoint_path = self.last_path
+
+    def _write(self, contents: memoryview, copies: list[Path], prune_at: int | None) -> None:
+        atomic_write(self.last_path, lambda file: file.write(contents))
         for path in copies:
             atomic_copy(self.last_path, path, sync=False)
         if copies:
             fsync_directory(self.folder)
+        if prune_at is not None:
+            self._prune(prune_at)
 
     def _prune(self, epoch: int) -> None:
         # Files of later epochs (left by a run resumed from an earlier checkpoint) are not ours

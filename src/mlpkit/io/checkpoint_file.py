@@ -8,6 +8,7 @@ nothing else. Loading verifies every record's CRC and uses ``torch.load(weights_
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import zipfile
@@ -49,6 +50,15 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """
     _check_plain(state, "the checkpoint")
     atomic_write(Path(path), lambda file: _save(file, {"format": FORMAT_VERSION, **state}))
+
+
+def checkpoint_bytes(state: dict[str, Any]) -> memoryview:
+    """A checkpoint's file contents, as ``save_checkpoint`` would write them: for a caller that
+    captures the state now and writes it later (``Checkpoint`` writes on a thread)."""
+    _check_plain(state, "the checkpoint")
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT_VERSION, **state}, buffer)
+    return buffer.getbuffer()
 
 
 class _Recorded:

@@ -15,11 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..callbacks.base import Callback, TrainingState
 from ..errors import ConfigError
 from ..io.atomic import fsync_directory, write_text
+from ..io.history_csv import history_csv
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class HistoryFile(Callback):
         self.path = folder / "history.csv"
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        write_text(self.path, pd.DataFrame(state.history).to_csv(index=False))
+        write_text(self.path, history_csv(state.history))
 
 
 def _create(folder: Path) -> None:

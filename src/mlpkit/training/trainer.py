@@ -131,15 +131,20 @@ class Trainer:
         chooser = self.thread_chooser
         threads = self.threads if chooser is None else chooser.threads
         with catch_signals(self._request_stop), cpu_threads(threads):
-            self._fire("on_fit_start")
+            finished = False
             try:
-                while self.state.epoch < self.state.epochs:
-                    self._stop_if_interrupted()
-                    self._epoch()
-            except StopTraining as stop:
-                self.stop_reason = str(stop) or "stopped by a callback"
-                log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
-            self._fire("on_fit_end")
+                self._fire("on_fit_start")
+                try:
+                    while self.state.epoch < self.state.epochs:
+                        self._stop_if_interrupted()
+                        self._epoch()
+                except StopTraining as stop:
+                    self.stop_reason = str(stop) or "stopped by a callback"
+                    log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
+                self._fire("on_fit_end")
+                finished = True
+            finally:
+                self._teardown(raise_errors=finished)
         frame = self.history.frame()
         frame.attrs.update(
             step=self.step.name,
@@ -321,6 +326,17 @@ class Trainer:
                 stop = stop or exc
         if stop is not None:
             raise stop
+
+    def _teardown(self, raise_errors: bool) -> None:
+        # Every callback's teardown runs; its error is raised only where nothing else failed.
+        errors = []
+        for callback in self.callbacks:
+            try:
+                callback.teardown(self.state)
+            except Exception as exc:
+                errors.append(exc)
+        if errors and raise_errors:
+            raise errors[0]
 
     def _request_stop(self, signum: int) -> None:
         if self.group is None:
