@@ -22,6 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -149,3 +150,15 @@ class ThreadChooser:
         self.threads = threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+def threads_used(chooser: ThreadChooser | None, threads: int | None) -> dict[str, Any]:
+    """The threads for a run's summary: those set, or the count that trained the most samples
+    and how often the chooser changed it."""
+    if chooser is None:
+        return {"threads": threads, "threads_adaptive": False}
+    return {
+        "threads": chooser.most_used(),
+        "threads_adaptive": True,
+        "thread_changes": chooser.changes,
+    }

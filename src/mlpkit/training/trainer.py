@@ -34,7 +34,7 @@ from .epoch_progress import EpochProgress
 from .interrupt import TrainingInterrupted, catch_signals
 from .seeding import random_states, restore_random_states
 from .step import choose_step, describe_step, recommended_threads
-from .threads import ThreadChooser
+from .threads import ThreadChooser, threads_used
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ class Trainer:
         if group is not None:  # every rank its part of each batch, the gradients summed
             rows, stop = (lambda: train_batches.batch_rows), (lambda: self._signal_here is not None)
             self.step = DataParallelStep(self.step, group, global_rows=rows, stop_wanted=stop)
-        self.threads = threads if threads is not None else self._recommended_threads()
+        if threads is None:
+            threads = recommended_threads(self.step, self.device, self.train_batches)
+        self.threads = threads
         # Threads the user did not set follow the measured speed of the steps (threads.py),
         # unless results must repeat bit for bit: another count rounds sums differently.
         chooser = None
@@ -131,7 +133,6 @@ class Trainer:
         chooser = self.thread_chooser
         threads = self.threads if chooser is None else chooser.threads
         with catch_signals(self._request_stop), cpu_threads(threads):
-            finished = False
             try:
                 self._fire("on_fit_start")
                 try:
@@ -142,9 +143,10 @@ class Trainer:
                     self.stop_reason = str(stop) or "stopped by a callback"
                     log.info("training stopped after epoch %d: %s", self.epoch, self.stop_reason)
                 self._fire("on_fit_end")
-                finished = True
-            finally:
-                self._teardown(raise_errors=finished)
+            except BaseException:
+                self._teardown(quiet=True)  # the error that ended training is the one raised
+                raise
+            self._teardown(quiet=False)
         frame = self.history.frame()
         frame.attrs.update(
             step=self.step.name,
@@ -154,24 +156,9 @@ class Trainer:
             epochs=self.state.epochs,
             kept_epoch=self.state.kept_epoch or self.epoch,
             processes=1 if self.group is None else self.group.world_size,
-            **self._threads_used(),
+            **threads_used(self.thread_chooser, self.threads),
         )
         return frame
-
-    def _recommended_threads(self) -> int | None:
-        return recommended_threads(self.step, self.device, self.train_batches)
-
-    def _threads_used(self) -> dict[str, Any]:
-        """The threads for the summary: those set, or the count that trained the most samples
-        and how often the chooser changed it."""
-        chooser = self.thread_chooser
-        if chooser is None:
-            return {"threads": self.threads, "threads_adaptive": False}
-        return {
-            "threads": chooser.most_used(),
-            "threads_adaptive": True,
-            "thread_changes": chooser.changes,
-        }
 
     def _epoch(self) -> None:
         resumed = self._resume_progress  # an epoch a signal stopped part-way, to finish
@@ -249,8 +236,7 @@ class Trainer:
                     f"the loss became {losses[bad_step - 1].item()} at epoch {epoch}, "
                     f"step {bad_step}; lower the learning rate, scale the inputs, clip "
                     "gradients or skip such batches (skip_nonfinite=True; in mlpkit train "
-                    "--skip-nonfinite); the last checkpoint "
-                    "holds the last good weights"
+                    "--skip-nonfinite); the last checkpoint holds the last good weights"
                 )
             if not bool(finite.any()):
                 raise TrainingError(
@@ -327,15 +313,14 @@ class Trainer:
         if stop is not None:
             raise stop
 
-    def _teardown(self, raise_errors: bool) -> None:
-        # Every callback's teardown runs; its error is raised only where nothing else failed.
+    def _teardown(self, quiet: bool) -> None:
         errors = []
-        for callback in self.callbacks:
+        for callback in self.callbacks:  # each one's, whatever the one before raised
             try:
                 callback.teardown(self.state)
             except Exception as exc:
                 errors.append(exc)
-        if errors and raise_errors:
+        if errors and not quiet:
             raise errors[0]
 
     def _request_stop(self, signum: int) -> None:
