@@ -70,6 +70,28 @@ def test_restores_the_weights_of_the_best_epoch(tmp_path):
     assert all(torch.equal(last["model"][k], v) for k, v in kept.state_dict().items())
 
 
+def test_a_saturated_accuracy_stops_after_patience_and_keeps_the_latest_tie():
+    from types import SimpleNamespace
+
+    from mlpkit.callbacks.base import StopTraining
+
+    model = torch.nn.Linear(2, 1)
+    state = SimpleNamespace(model=model, columns=["val_accuracy"], has_validation=True)
+    stopping = EarlyStopping(3, monitor="val_accuracy")
+    stopping.setup(state)
+    accuracies = [0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0]  # perfect from epoch 3 on: ties
+    with pytest.raises(StopTraining, match="did not improve for 3 epochs"):
+        for epoch, accuracy in enumerate(accuracies, start=1):
+            with torch.no_grad():
+                model.bias.fill_(epoch)  # each epoch's weights told apart by the bias
+            state.row = {"epoch": epoch, "val_accuracy": accuracy}
+            stopping.on_epoch_end(state)
+    assert epoch == 6  # three epochs of ties after the last progress, at epoch 3
+    assert stopping.best_epoch_ == 6  # the later of equal accuracies is kept, as RealMLP does
+    stopping.on_fit_end(state)
+    assert float(model.bias) == 6.0
+
+
 def test_bad_settings_are_refused_when_built():
     with pytest.raises(ConfigError, match="patience must be a whole number of epochs >= 1, got 0"):
         EarlyStopping(0)

@@ -62,12 +62,12 @@ class EarlyStopping(Callback):
             raise StopTraining(self._reason())
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        if self.monitor.update(state.row):
+        if self.monitor.update(state.row) and self.restore_best:
+            self.best_weights_ = {
+                k: v.detach().clone() for k, v in state.model.state_dict().items()
+            }
+        if self.monitor.progressed:
             self.wait_ = 0
-            if self.restore_best:
-                self.best_weights_ = {
-                    k: v.detach().clone() for k, v in state.model.state_dict().items()
-                }
             return
         self.wait_ += 1
         if self._waited_enough():

@@ -51,6 +51,9 @@ class Monitor:
         self.min_delta = float(min_delta)
         self.best: float | None = None
         self.best_epoch: int | None = None
+        # Whether the last update beat the best: a tie is kept as the best epoch but is no
+        # progress, so early stopping's patience still runs out on a saturated accuracy.
+        self.progressed = False
 
     @property
     def mode(self) -> str:
@@ -87,10 +90,13 @@ class Monitor:
         return value > best + self.min_delta
 
     def update(self, row: dict[str, Any]) -> bool:
-        """Take an epoch's history row; True if it holds a new best (then kept as ``best``)."""
+        """Take an epoch's history row; True if it holds a new best (then kept as ``best``,
+        and ``progressed`` says whether it beat the one before or tied with it)."""
         value = self.value(row)
         if not self.improved(value, self.best):
+            self.progressed = False
             return False
+        self.progressed = self.best is None or value != self.best
         self.best, self.best_epoch = value, int(row["epoch"])
         return True
 

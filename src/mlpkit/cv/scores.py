@@ -117,11 +117,11 @@ class FoldScores(Callback):
         self.last_[k] = row
         if not self.restore_best:
             self.kept_[k] = row
-        if self.monitors[k].update(row):
+        if self.monitors[k].update(row) and self.restore_best:
+            self.kept_[k] = row
+            self.best_weights_[k] = [p[k].detach().clone() for p in self.stack.parameters()]
+        if self.monitors[k].progressed:  # a tie keeps the later epoch but is no progress
             self.wait_[k] = 0
-            if self.restore_best:
-                self.kept_[k] = row
-                self.best_weights_[k] = [p[k].detach().clone() for p in self.stack.parameters()]
             return
         self.wait_[k] += 1
         if self.patience is not None and self.wait_[k] >= self.patience:

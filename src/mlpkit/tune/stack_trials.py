@@ -191,14 +191,11 @@ class MemberTrials(Callback):
         if math.isfinite(value):
             trial.report(value, state.epoch)
         train = member.config.train
-        if member.monitor.update(row):
-            member.wait = 0
-            if train.restore_best:
-                stack = self.steps.stack
-                member.best = [t[position].detach().clone()
-                               for t in [*stack.weights, *stack.biases]]  # fmt: skip
-        else:
-            member.wait += 1
+        if member.monitor.update(row) and train.restore_best:
+            stack = self.steps.stack
+            member.best = [t[position].detach().clone()
+                           for t in [*stack.weights, *stack.biases]]  # fmt: skip
+        member.wait = 0 if member.monitor.progressed else member.wait + 1  # ties: no progress
         if trial.should_prune():
             member.outcome, member.reason = "pruned", f"pruned after epoch {state.epoch}"
         else:
