@@ -21,7 +21,7 @@ def _bundled(name: str) -> Callable[..., LoadedData]:
             name=name,
             X=table.X.astype(np.float32),
             y=y,
-            task=task,  # type: ignore[arg-type]
+            task=task,
             feature_names=table.feature_names,
             class_names=table.class_names if task == "classification" else None,
             image_shape=(8, 8) if name == "digits" else None,

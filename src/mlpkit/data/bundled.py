@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataNotFoundError
+from .source import Task
 
 _BREAST_CANCER_MEASURES = [
     "radius",
@@ -37,7 +38,7 @@ class Bundled:
 
     data_file: str
     description_file: str
-    task: str
+    task: Task
     feature_names: tuple[str, ...]
     target_file: str | None = None  # a separate target file (diabetes); else the last column
 
