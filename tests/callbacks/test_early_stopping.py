@@ -70,26 +70,45 @@ def test_restores_the_weights_of_the_best_epoch(tmp_path):
     assert all(torch.equal(last["model"][k], v) for k, v in kept.state_dict().items())
 
 
-def test_a_saturated_accuracy_stops_after_patience_and_keeps_the_latest_tie():
+def _stopped_at(rows, patience=3):
+    """The epoch at which EarlyStopping on val_accuracy ends ``rows``, the kept epoch, and the
+    bias of the weights it put back (each epoch's weights told apart by the bias)."""
     from types import SimpleNamespace
 
     from mlpkit.callbacks.base import StopTraining
 
     model = torch.nn.Linear(2, 1)
-    state = SimpleNamespace(model=model, columns=["val_accuracy"], has_validation=True)
-    stopping = EarlyStopping(3, monitor="val_accuracy")
+    state = SimpleNamespace(model=model, columns=list(rows[0]), has_validation=True)
+    stopping = EarlyStopping(patience, monitor="val_accuracy")
     stopping.setup(state)
-    accuracies = [0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0]  # perfect from epoch 3 on: ties
-    with pytest.raises(StopTraining, match="did not improve for 3 epochs"):
-        for epoch, accuracy in enumerate(accuracies, start=1):
-            with torch.no_grad():
-                model.bias.fill_(epoch)  # each epoch's weights told apart by the bias
-            state.row = {"epoch": epoch, "val_accuracy": accuracy}
+    stopped = None
+    for epoch, row in enumerate(rows, start=1):
+        with torch.no_grad():
+            model.bias.fill_(epoch)
+        state.row = {"epoch": epoch, **row}
+        try:
             stopping.on_epoch_end(state)
-    assert epoch == 6  # three epochs of ties after the last progress, at epoch 3
-    assert stopping.best_epoch_ == 6  # the later of equal accuracies is kept, as RealMLP does
+        except StopTraining:
+            stopped = epoch
+            break
     stopping.on_fit_end(state)
-    assert float(model.bias) == 6.0
+    return stopped, stopping.best_epoch_, float(model.bias)
+
+
+def test_a_saturated_accuracy_stops_after_patience_and_keeps_the_latest_tie():
+    # perfect from epoch 3 on, and the loss no longer falls: ties are no progress
+    accuracies = [0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    rows = [{"val_accuracy": a, "val_loss": 0.5} for a in accuracies]
+    # three epochs of ties after the last progress (epoch 3); the later equal accuracy is
+    # kept, as RealMLP keeps it, and its weights put back
+    assert _stopped_at(rows) == (6, 6, 6.0)
+
+
+def test_an_accuracy_tie_with_a_falling_loss_is_progress():
+    rows = [{"val_accuracy": 1.0, "val_loss": 1.0 / epoch} for epoch in range(1, 9)]
+    assert _stopped_at(rows) == (None, 8, 8.0)  # the loss fell every epoch: no stop
+    rows += [{"val_accuracy": 1.0, "val_loss": 1.0}] * 5
+    assert _stopped_at(rows) == (11, 11, 11.0)  # three ties without a lower loss
 
 
 def test_bad_settings_are_refused_when_built():

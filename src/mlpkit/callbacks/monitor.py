@@ -51,9 +51,12 @@ class Monitor:
         self.min_delta = float(min_delta)
         self.best: float | None = None
         self.best_epoch: int | None = None
-        # Whether the last update beat the best: a tie is kept as the best epoch but is no
-        # progress, so early stopping's patience still runs out on a saturated accuracy.
+        # Whether the last update was progress, for early stopping's patience: a better value,
+        # or an accuracy equal to the best with the lowest loss so far (of the same part);
+        # an accuracy that ties without a better loss is kept as the best epoch, but a
+        # saturated accuracy (1.0 from the first epoch) must still let the patience run out.
         self.progressed = False
+        self.lowest_loss: float | None = None
 
     @property
     def mode(self) -> str:
@@ -93,15 +96,34 @@ class Monitor:
         """Take an epoch's history row; True if it holds a new best (then kept as ``best``,
         and ``progressed`` says whether it beat the one before or tied with it)."""
         value = self.value(row)
+        lower_loss = self._lower_loss(row)
         if not self.improved(value, self.best):
             self.progressed = False
             return False
-        self.progressed = self.best is None or value != self.best
+        self.progressed = self.best is None or value != self.best or lower_loss
         self.best, self.best_epoch = value, int(row["epoch"])
         return True
 
+    def _lower_loss(self, row: dict[str, Any]) -> bool:
+        """Whether the row's loss of the monitored part (``val_loss`` beside ``val_accuracy``)
+        is the lowest yet; tracked for accuracies only, which tie."""
+        if "accuracy" not in (self.name or ""):
+            return False
+        loss = row.get(f"{(self.name or '').split('_')[0]}_loss")
+        if loss is None or not math.isfinite(loss):
+            return False
+        if self.lowest_loss is not None and loss >= self.lowest_loss:
+            return False
+        self.lowest_loss = float(loss)
+        return True
+
     def state_dict(self) -> dict[str, Any]:
-        return {"monitor": self.name, "best": self.best, "best_epoch": self.best_epoch}
+        return {
+            "monitor": self.name,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "lowest_loss": self.lowest_loss,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["monitor"] != self.name:
@@ -110,6 +132,7 @@ class Monitor:
                 f"{self.name}; resume with the same monitored metric, or start a new run"
             )
         self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.lowest_loss = state.get("lowest_loss")  # absent from checkpoints before 2026-12-02
 
     def __repr__(self) -> str:
         return f"Monitor({self.name!r}, mode={self.mode!r}, min_delta={self.min_delta})"
