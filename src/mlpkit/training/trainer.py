@@ -91,9 +91,9 @@ class Trainer:
         if group is not None:  # every rank its part of each batch, the gradients summed
             rows, stop = (lambda: train_batches.batch_rows), (lambda: self._signal_here is not None)
             self.step = DataParallelStep(self.step, group, global_rows=rows, stop_wanted=stop)
-        if threads is None:
-            threads = recommended_threads(self.step, self.device, self.train_batches)
         self.threads = threads
+        if threads is None:
+            self.threads = recommended_threads(self.step, self.device, self.train_batches)
         # Threads the user did not set follow the measured speed of the steps (threads.py),
         # unless results must repeat bit for bit: another count rounds sums differently.
         chooser = None
