@@ -93,8 +93,9 @@ class Monitor:
         return value > best + self.min_delta
 
     def update(self, row: dict[str, Any]) -> bool:
-        """Take an epoch's history row; True if it holds a new best (then kept as ``best``,
-        and ``progressed`` says whether it beat the one before or tied with it)."""
+        """Take an epoch's history row; True if it holds a new best (then kept as ``best``).
+        ``progressed`` then says whether it was progress for a patience: a better value, or
+        an equal accuracy with the lowest loss of its part so far."""
         value = self.value(row)
         lower_loss = self._lower_loss(row)
         if not self.improved(value, self.best):
