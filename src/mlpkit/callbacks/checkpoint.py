@@ -127,9 +127,6 @@ class Checkpoint(Callback):
         self._save(state, [])
         self._writes.wait()
 
-    def on_fit_end(self, state: TrainingState) -> None:
-        self._writes.wait()
-
     def teardown(self, state: TrainingState) -> None:
         self._writes.wait()
 

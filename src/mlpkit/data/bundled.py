@@ -41,6 +41,8 @@ class Bundled:
     task: Task
     feature_names: tuple[str, ...]
     target_file: str | None = None  # a separate target file (diabetes); else the last column
+    class_line: bool = True  # a first line "rows,columns,class names..." (not digits, diabetes)
+    delimiter: str | None = ","  # None: whitespace (diabetes)
 
 
 BUNDLED = {
@@ -85,6 +87,7 @@ BUNDLED = {
         "digits.rst",
         "classification",
         tuple(f"pixel_{row}_{column}" for row in range(8) for column in range(8)),
+        class_line=False,
     ),
     "diabetes": Bundled(
         "diabetes_data_raw.csv.gz",
@@ -92,6 +95,8 @@ BUNDLED = {
         "regression",
         ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"),
         target_file="diabetes_target.csv.gz",
+        class_line=False,
+        delimiter=None,
     ),
 }
 
@@ -120,22 +125,14 @@ def read_bundled(name: str) -> BundledTable:
     """
     spec = BUNDLED[name]
     folder = _sklearn_folder() / "datasets"
-    data_path = folder / "data" / spec.data_file
-    class_names = None
+    header, table = _read_numbers(folder / "data" / spec.data_file, spec)
     if spec.target_file is not None:
-        X = _read_numbers(data_path)
-        y = _read_numbers(folder / "data" / spec.target_file)
-        X = _standardise(X)
-    elif data_path.suffix == ".gz":
-        table = _read_numbers(data_path)
-        X, y = table[:, :-1], table[:, -1].astype(np.int64)
-        class_names = [str(label) for label in range(int(y.max()) + 1)]
+        X = _standardise(table)
+        y = _read_numbers(folder / "data" / spec.target_file, spec)[1]
+        class_names = None
     else:
-        with data_path.open(encoding="utf-8") as file:
-            header = file.readline().strip().split(",")
-            table = np.loadtxt(file, delimiter=",", ndmin=2)
-        class_names = header[2:]
         X, y = table[:, :-1], table[:, -1].astype(np.int64)
+        class_names = header[2:] if header else [str(c) for c in range(int(y.max()) + 1)]
     return BundledTable(
         X=X,
         y=y,
@@ -156,10 +153,12 @@ def _sklearn_folder() -> Path:
     return Path(next(iter(found.submodule_search_locations)))
 
 
-def _read_numbers(path: Path) -> np.ndarray:
+def _read_numbers(path: Path, spec: Bundled) -> tuple[list[str], np.ndarray]:
+    """The class line's fields (empty without one) and the numbers below it."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as file:
-        return np.loadtxt(file, delimiter="," if path.name == "digits.csv.gz" else None)
+        header = file.readline().strip().split(",") if spec.class_line else []
+        return header, np.loadtxt(file, delimiter=spec.delimiter, ndmin=1)
 
 
 def _standardise(raw: np.ndarray) -> np.ndarray:
